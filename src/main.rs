@@ -1,0 +1,3 @@
+fn main() {
+    println!("easd {}", env!("CARGO_PKG_VERSION"));
+}

@@ -4,3 +4,11 @@
 pub mod version;
 
 pub use version::ProtocolVersion;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod eas;
+pub mod http;
+pub mod logger;
+pub mod router;

@@ -1,0 +1,73 @@
+//! `easd serve`: start the listeners and run until killed.
+
+use super::{Args, CliError};
+use crate::app::App;
+use crate::http::{self, tls::Tls};
+use smol::Executor;
+use smol::stream::StreamExt;
+use std::sync::Arc;
+
+pub fn run(args: &Args) -> Result<(), CliError> {
+    let config = args.load_config()?;
+    crate::logger::init(config.log.level.as_ref().map(|l| l.get_ref().as_str()));
+    let failed = |e: String| CliError::Failed(e);
+    std::fs::create_dir_all(&config.server.data_dir).map_err(|e| {
+        failed(format!(
+            "cannot create data_dir {}: {e}",
+            config.server.data_dir.display()
+        ))
+    })?;
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) if !config.server.tls_listen.is_empty() => Some(Arc::new(
+            Tls::load(cert, key).map_err(|e| failed(e.to_string()))?,
+        )),
+        _ => None,
+    };
+    let app = Arc::new(App::new(config));
+    let ex = Arc::new(Executor::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    for i in 1..threads {
+        let ex = ex.clone();
+        std::thread::Builder::new()
+            .name(format!("easd-worker-{i}"))
+            .spawn(move || smol::block_on(ex.run(smol::future::pending::<()>())))
+            .map_err(|e| failed(format!("cannot start worker thread: {e}")))?;
+    }
+    smol::block_on(ex.run(async {
+        let bound = http::start(app.clone(), ex.clone(), tls.clone())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        for (addr, is_tls) in &bound {
+            log::info!(
+                "listening on {}://{addr}",
+                if *is_tls { "https" } else { "http" }
+            );
+        }
+        signals(tls).await
+    }))
+}
+
+/// SIGHUP reloads the certificate; SIGTERM and SIGINT end the process. Every acknowledged write is
+/// already durable, so stopping needs no draining.
+async fn signals(tls: Option<Arc<Tls>>) -> Result<(), CliError> {
+    use async_signal::{Signal, Signals};
+    let mut signals = Signals::new([Signal::Hup, Signal::Term, Signal::Int])
+        .map_err(|e| CliError::Failed(format!("cannot install signal handlers: {e}")))?;
+    while let Some(signal) = signals.next().await {
+        match signal {
+            Ok(Signal::Hup) => match &tls {
+                Some(tls) => match tls.reload() {
+                    Ok(()) => log::info!("TLS certificate reloaded"),
+                    Err(e) => log::error!("TLS reload failed, keeping the old certificate: {e}"),
+                },
+                None => log::info!("SIGHUP: no TLS listener to reload"),
+            },
+            Ok(s) => {
+                log::info!("{s:?}: stopping");
+                return Ok(());
+            }
+            Err(e) => log::warn!("signal error: {e}"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,448 @@
+//! The one TOML configuration file: parsing, defaults and validation.
+//!
+//! Unknown keys and bad values are errors that name the key and the line, never silent defaults,
+//! because a typo in a mail server's config otherwise surfaces weeks later as "push doesn't work".
+
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The whole configuration, as read from the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub push: PushConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub mail: MailConfig,
+    #[serde(default)]
+    pub state: StateConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default, rename = "user")]
+    pub users: Vec<UserConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Plain-HTTP listeners (LAN, or behind a reverse proxy).
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// TLS listeners; they need `tls_cert` and `tls_key`.
+    #[serde(default)]
+    pub tls_listen: Vec<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Public host name, used in autodiscover answers and URLs.
+    pub hostname: Spanned<String>,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfig {
+    #[serde(default = "default_udp_listen")]
+    pub udp_listen: Option<SocketAddr>,
+    /// Optional shared secret a notification datagram must carry.
+    pub udp_secret: Option<String>,
+    #[serde(default = "default_min_heartbeat")]
+    pub min_heartbeat_secs: Spanned<u32>,
+    #[serde(default = "default_max_heartbeat")]
+    pub max_heartbeat_secs: Spanned<u32>,
+    /// Most folders one Ping may watch.
+    #[serde(default = "default_max_ping_folders")]
+    pub max_folders: u32,
+    /// How often directories are checked for changes made without a notification.
+    #[serde(default = "default_fallback_scan")]
+    pub fallback_scan_secs: u32,
+}
+
+fn default_udp_listen() -> Option<SocketAddr> {
+    Some(SocketAddr::from(([127, 0, 0, 1], 32002)))
+}
+fn default_min_heartbeat() -> Spanned<u32> {
+    Spanned::new(0..0, 60)
+}
+fn default_max_heartbeat() -> Spanned<u32> {
+    Spanned::new(0..0, 1800)
+}
+fn default_max_ping_folders() -> u32 {
+    300
+}
+fn default_fallback_scan() -> u32 {
+    20
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            udp_listen: default_udp_listen(),
+            udp_secret: None,
+            min_heartbeat_secs: default_min_heartbeat(),
+            max_heartbeat_secs: default_max_heartbeat(),
+            max_folders: default_max_ping_folders(),
+            fallback_scan_secs: default_fallback_scan(),
+        }
+    }
+}
+
+/// Protective limits of the HTTP layer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Time allowed to send the request line and headers.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u32,
+    /// Time allowed to send the whole request body.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: u32,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Cap on the FilterType age a device may ask for, in days (0 = no cap).
+    #[serde(default)]
+    pub max_mail_age_days: u32,
+}
+
+fn default_header_timeout() -> u32 {
+    30
+}
+fn default_body_timeout() -> u32 {
+    300
+}
+fn default_max_body() -> u64 {
+    64 << 20
+}
+fn default_max_connections() -> u32 {
+    20_000
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            header_timeout_secs: default_header_timeout(),
+            body_timeout_secs: default_body_timeout(),
+            max_body_bytes: default_max_body(),
+            max_connections: default_max_connections(),
+            max_mail_age_days: 0,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// Where a user's Maildir++ root is: `{data_dir}`, `{email}`, `{domain}`, `{local}` are replaced.
+    #[serde(default = "default_maildir")]
+    pub maildir: String,
+}
+
+fn default_maildir() -> String {
+    "{data_dir}/mail/{email}".to_string()
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            maildir: default_maildir(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// redb page cache; its own default (1 GiB) is far too much for a small board.
+    #[serde(default = "default_cache_mib")]
+    pub cache_mib: u32,
+}
+
+fn default_cache_mib() -> u32 {
+    16
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            cache_mib: default_cache_mib(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// error, warn, info, debug or trace; `EASD_LOG` overrides it.
+    #[serde(default)]
+    pub level: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub email: Spanned<String>,
+    #[serde(default)]
+    pub name: String,
+    /// An argon2id PHC string, as printed by `easd hash-password`.
+    pub password_hash: Spanned<String>,
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug)]
+pub enum ConfigError {
+    Read(PathBuf, std::io::Error),
+    /// Syntax errors, unknown keys and wrongly typed values, with toml's own position.
+    Parse(PathBuf, String),
+    /// A value that parsed but makes no sense.
+    Invalid {
+        file: PathBuf,
+        key: &'static str,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read(p, e) => write!(f, "{}: {e}", p.display()),
+            ConfigError::Parse(p, e) => write!(f, "{}: {}", p.display(), e.trim_end()),
+            ConfigError::Invalid {
+                file,
+                key,
+                line: Some(line),
+                message,
+            } => write!(f, "{}:{line}: {key}: {message}", file.display()),
+            ConfigError::Invalid {
+                file,
+                key,
+                line: None,
+                message,
+            } => write!(f, "{}: {key}: {message}", file.display()),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string()))?;
+        config.validate(text, path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let invalid =
+            |key: &'static str, span: Option<Range<usize>>, message: String| ConfigError::Invalid {
+                file: path.to_path_buf(),
+                key,
+                line: span.filter(|s| s.end > 0).map(|s| line_of(text, s.start)),
+                message,
+            };
+        let s = &self.server;
+        if s.listen.is_empty() && s.tls_listen.is_empty() {
+            return Err(invalid(
+                "server.listen",
+                None,
+                "no listener: set server.listen or server.tls_listen".into(),
+            ));
+        }
+        if !s.tls_listen.is_empty() && (s.tls_cert.is_none() || s.tls_key.is_none()) {
+            return Err(invalid(
+                "server.tls_cert",
+                None,
+                "server.tls_listen needs both server.tls_cert and server.tls_key".into(),
+            ));
+        }
+        let host = s.hostname.get_ref();
+        if host.is_empty() || host.contains(['/', ' ', ':']) {
+            return Err(invalid(
+                "server.hostname",
+                Some(s.hostname.span()),
+                format!("{host:?} is not a host name"),
+            ));
+        }
+        let (min, max) = (&self.push.min_heartbeat_secs, &self.push.max_heartbeat_secs);
+        if *min.get_ref() == 0 || min.get_ref() > max.get_ref() {
+            return Err(invalid(
+                "push.min_heartbeat_secs",
+                Some(min.span()),
+                format!(
+                    "must be at least 1 and at most push.max_heartbeat_secs ({})",
+                    max.get_ref()
+                ),
+            ));
+        }
+        if *max.get_ref() > 3540 {
+            return Err(invalid(
+                "push.max_heartbeat_secs",
+                Some(max.span()),
+                "EAS allows at most 3540 seconds".into(),
+            ));
+        }
+        let m = &self.mail.maildir;
+        let names_user = m.contains("{email}") || (m.contains("{local}") && m.contains("{domain}"));
+        if !names_user {
+            return Err(invalid(
+                "mail.maildir",
+                None,
+                "the template must contain {email}, or both {local} and {domain}".into(),
+            ));
+        }
+        if let Some(level) = &self.log.level
+            && level.get_ref().parse::<log::LevelFilter>().is_err()
+        {
+            return Err(invalid(
+                "log.level",
+                Some(level.span()),
+                format!(
+                    "{:?} is not one of error, warn, info, debug, trace",
+                    level.get_ref()
+                ),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for user in &self.users {
+            let email = user.email.get_ref();
+            if !valid_email(email) {
+                return Err(invalid(
+                    "user.email",
+                    Some(user.email.span()),
+                    format!("{email:?} is not an address like name@example.com"),
+                ));
+            }
+            if !seen.insert(email.to_ascii_lowercase()) {
+                return Err(invalid(
+                    "user.email",
+                    Some(user.email.span()),
+                    format!("{email} is configured twice"),
+                ));
+            }
+            if let Err(e) = crate::auth::check_phc(user.password_hash.get_ref()) {
+                return Err(invalid(
+                    "user.password_hash",
+                    Some(user.password_hash.span()),
+                    e.to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn user(&self, email: &str) -> Option<&UserConfig> {
+        self.users
+            .iter()
+            .find(|u| u.email.get_ref().eq_ignore_ascii_case(email))
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.server.data_dir.join("state.redb")
+    }
+}
+
+/// Addresses we accept as user names: one '@', both sides non-empty and free of path and space characters,
+/// since the address also names the user's directories.
+pub fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let bad = |p: &str| {
+        p.is_empty()
+            || p == "."
+            || p == ".."
+            || p.len() > 128
+            || p.chars().any(|c| {
+                c.is_whitespace() || c.is_control() || matches!(c, '/' | '\\' | '@' | '{' | '}')
+            })
+    };
+    !bad(local) && !bad(domain)
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |t| t.matches('\n').count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3eKx5jQ2F4Qe6vvxgvBfhzfItdR1dWiXxzLXpCbrJoE";
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("t.toml"))
+    }
+
+    fn base() -> String {
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"mail.example.com\"\ndata_dir = \"/tmp/x\"\n\n[[user]]\nemail = \"alice@example.com\"\nname = \"Alice\"\npassword_hash = \"{HASH}\"\n"
+        )
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(&base()).unwrap();
+        assert_eq!(c.push.udp_listen, Some("127.0.0.1:32002".parse().unwrap()));
+        assert_eq!(*c.push.max_heartbeat_secs.get_ref(), 1800);
+        assert_eq!(c.limits.max_body_bytes, 64 << 20);
+        assert!(c.user("ALICE@example.com").is_some());
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_its_line() {
+        let text = base().replace("hostname", "hostnme = \"x\"\nhostname");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("hostnme"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_names_key_and_line() {
+        let text = base().replace("alice@example.com", "alice");
+        let e = parse(&text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.toml:7: user.email: \"alice\" is not an address like name@example.com"
+        );
+        let text = base().replace(HASH, "plaintext");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.starts_with("t.toml:9: user.password_hash:"), "{e}");
+        let text = format!("{}\n[push]\nmax_heartbeat_secs = 30\n", base());
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("push.min_heartbeat_secs"), "{e}");
+    }
+
+    #[test]
+    fn tls_needs_cert_and_key() {
+        let text = base().replace("hostname", "tls_listen = [\"0.0.0.0:443\"]\nhostname");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("server.tls_cert"), "{e}");
+    }
+
+    #[test]
+    fn email_validation() {
+        assert!(valid_email("a@b.c"));
+        for bad in [
+            "", "a", "@b", "a@", "a/b@c", "../x@y", "a@b@c", "a b@c", "a@..",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The HTTP/1.1 front: listeners (plain and TLS), connection limits, hyper on smol.
+//!
+//! hyper rather than async-h1: async-h1 has had no release since 2023, keeps running a handler after
+//! the client hangs up (a 30-minute Ping would linger for 30 minutes), loses pipelined requests and
+//! wants a Clone stream; hyper drops an abandoned handler's future when the connection closes, which is
+//! what makes held Pings cheap to abandon.
+
+pub mod body;
+pub mod tls;
+
+use crate::app::App;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use smol::io::AsyncWriteExt;
+use smol::net::{TcpListener, TcpStream};
+use smol::{Executor, Timer};
+use smol_hyper::rt::{FuturesIo, SmolTimer};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub type Body = Full<Bytes>;
+
+/// What a handler learns about the connection a request came on.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+/// Binds every configured listener and starts accepting; returns the bound addresses (port 0 in the
+/// config becomes a real port, which tests rely on).
+pub async fn start(
+    app: Arc<App>,
+    ex: Arc<Executor<'static>>,
+    tls: Option<Arc<tls::Tls>>,
+) -> io::Result<Vec<(SocketAddr, bool)>> {
+    let mut bound = Vec::new();
+    let plain = app.config.server.listen.iter().map(|a| (*a, false));
+    let secure = app.config.server.tls_listen.iter().map(|a| (*a, true));
+    for (addr, is_tls) in plain.chain(secure).collect::<Vec<_>>() {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        let local = listener.local_addr()?;
+        bound.push((local, is_tls));
+        let tls = if is_tls { tls.clone() } else { None };
+        ex.spawn(accept_loop(listener, app.clone(), ex.clone(), tls))
+            .detach();
+    }
+    Ok(bound)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Arc<App>,
+    ex: Arc<Executor<'static>>,
+    tls: Option<Arc<tls::Tls>>,
+) {
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Usually EMFILE: back off instead of spinning, and keep serving the open connections.
+                log::warn!("accept failed: {e}");
+                Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let open = app.stats.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        let guard = ConnGuard(app.clone());
+        if open > app.config.limits.max_connections as usize {
+            ex.spawn(async move {
+                let _guard = guard;
+                refuse_busy(stream).await;
+            })
+            .detach();
+            continue;
+        }
+        let app = app.clone();
+        let tls = tls.clone();
+        ex.spawn(async move {
+            let _guard = guard;
+            let _ = stream.set_nodelay(true);
+            let peer = Peer {
+                addr,
+                tls: tls.is_some(),
+            };
+            match tls {
+                None => serve_conn(app, stream, peer).await,
+                Some(tls) => {
+                    let handshake = tls.acceptor().accept(stream);
+                    let timeout = Duration::from_secs(app.config.limits.header_timeout_secs.into());
+                    let res = smol::future::or(async { Some(handshake.await) }, async {
+                        Timer::after(timeout).await;
+                        None
+                    })
+                    .await;
+                    match res {
+                        Some(Ok(s)) => serve_conn(app, s, peer).await,
+                        Some(Err(e)) => log::debug!("{addr}: TLS handshake failed: {e}"),
+                        None => log::debug!("{addr}: TLS handshake timed out"),
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+}
+
+/// Decrements the open-connection count however the connection ends.
+struct ConnGuard(Arc<App>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.stats.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn refuse_busy(mut stream: TcpStream) {
+    log::warn!("connection limit reached; answering 503");
+    let _ = stream
+        .write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .await;
+}
+
+async fn serve_conn<S>(app: Arc<App>, stream: S, peer: Peer)
+where
+    S: smol::io::AsyncRead + smol::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let header_timeout = Duration::from_secs(app.config.limits.header_timeout_secs.into());
+    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(crate::router::route(app, req, peer).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(SmolTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true)
+        .serve_connection(FuturesIo::new(stream), service);
+    if let Err(e) = conn.await {
+        log::debug!("{}: connection ended: {e}", peer.addr);
+    }
+}
+
+/// A response with no body.
+pub fn empty(status: u16) -> Response<Body> {
+    let mut r = Response::new(Body::new(Bytes::new()));
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    r
+}
+
+/// A response with a body and its content type.
+pub fn with_body(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = empty(status);
+    *r.body_mut() = Body::new(body.into());
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}

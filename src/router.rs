@@ -1,0 +1,20 @@
+//! Which handler a request path goes to.
+
+use crate::app::App;
+use crate::http::{self, Body, Peer};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub async fn route(app: Arc<App>, req: Request<Incoming>, peer: Peer) -> Response<Body> {
+    app.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let path = req.uri().path().trim_end_matches('/').to_ascii_lowercase();
+    match path.as_str() {
+        "/microsoft-server-activesync" => crate::eas::endpoint::handle(app, req, peer).await,
+        "/debug/stats" if peer.addr.ip().is_loopback() && !peer.tls => {
+            http::with_body(200, "application/json", app.stats.to_json())
+        }
+        _ => http::empty(404),
+    }
+}

@@ -230,6 +230,16 @@ impl Authenticator {
         out
     }
 
+    /// The canonical address if these credentials were verified recently; never hashes.
+    pub fn cached(&self, config: &Config, creds: &Credentials) -> Option<String> {
+        let email = resolve_user(config, &creds.username)?;
+        let user = config.user(email)?;
+        let tag = self.cache_tag(email, user.password_hash.get_ref(), &creds.password);
+        let cache = self.cache.lock().ok()?;
+        let fresh = cache.get(&tag).is_some_and(|t| t.elapsed() < CACHE_TTL);
+        fresh.then(|| email.to_string())
+    }
+
     /// Authenticates; returns the canonical configured address. Blocking (argon2): call from a
     /// blocking-friendly thread, e.g. through `smol::unblock`.
     pub fn verify(&self, config: &Config, creds: &Credentials) -> Result<String, AuthError> {

@@ -1,9 +1,228 @@
-//! HTTP ⇄ EAS.
+//! /Microsoft-Server-ActiveSync over HTTP (MS-ASHTTP): OPTIONS, the POST pipeline (query, auth,
+//! protocol version, body, WBXML) and the mapping of outcomes to HTTP responses.
+
+use super::{Command, EasQuery, Reply, Request, dispatch};
+use crate::ProtocolVersion;
 use crate::app::App;
-use crate::http::{self, Body, Peer};
+use crate::auth::{AuthError, Credentials};
+use crate::http::{self, Body, Peer, body};
+use crate::wbxml;
 use hyper::body::Incoming;
-use hyper::{Request, Response};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Response};
 use std::sync::Arc;
-pub async fn handle(_app: Arc<App>, _req: Request<Incoming>, _peer: Peer) -> Response<Body> {
-    http::empty(501)
+use std::time::Duration;
+
+pub const WBXML_TYPE: &str = "application/vnd.ms-sync.wbxml";
+
+/// What OPTIONS advertises; also sent on every POST answer.
+pub const SERVER_VERSION: &str = "16.1";
+
+pub async fn handle(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Response<Body> {
+    match *req.method() {
+        Method::OPTIONS => options(&app, &req).await,
+        Method::POST => post(app, req, peer).await,
+        // A browser check (the guide's troubleshooting) expects a login prompt here.
+        Method::GET | Method::HEAD => match authenticate(&app, &req).await {
+            Ok(_) => http::with_body(
+                200,
+                "text/plain; charset=utf-8",
+                "easd: the ActiveSync endpoint works. Add an Exchange account on the phone.\n",
+            ),
+            Err(e) => unauthorized(&e, peer, None),
+        },
+        _ => http::empty(405),
+    }
+}
+
+fn protocol_headers(r: &mut Response<Body>) {
+    let h = r.headers_mut();
+    h.insert("MS-Server-ActiveSync", HeaderValue::from_static(SERVER_VERSION));
+}
+
+async fn options(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Response<Body> {
+    // Credentials are optional for discovery, but wrong ones are refused: Android validates an
+    // account with OPTIONS and must learn that the password is wrong.
+    if req.headers().contains_key(header::AUTHORIZATION)
+        && let Err(e) = authenticate(app, req).await
+    {
+        log::info!("OPTIONS refused: {e}");
+        return unauthorized_response();
+    }
+    let mut r = http::empty(200);
+    let versions: Vec<&str> = ProtocolVersion::ALL.iter().map(|v| v.as_str()).collect();
+    let commands = dispatch::IMPLEMENTED
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(",");
+    let h = r.headers_mut();
+    h.insert("Allow", HeaderValue::from_static("OPTIONS,POST"));
+    h.insert("Public", HeaderValue::from_static("OPTIONS,POST"));
+    if let Ok(v) = HeaderValue::from_str(&versions.join(",")) {
+        h.insert("MS-ASProtocolVersions", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&commands) {
+        h.insert("MS-ASProtocolCommands", v);
+    }
+    protocol_headers(&mut r);
+    r
+}
+
+async fn authenticate(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Result<String, AuthError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?;
+    let creds = Credentials::from_header(value.as_bytes())?;
+    if let Some(email) = app.auth.cached(&app.config, &creds) {
+        return Ok(email);
+    }
+    // argon2 takes tens of milliseconds of CPU: keep it off the async threads.
+    let app = app.clone();
+    smol::unblock(move || app.auth.verify(&app.config, &creds)).await
+}
+
+fn unauthorized_response() -> Response<Body> {
+    let mut r = http::empty(401);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"easd\""),
+    );
+    r
+}
+
+fn unauthorized(e: &AuthError, peer: Peer, user: Option<&str>) -> Response<Body> {
+    match e {
+        AuthError::Missing => log::debug!("{}: no credentials", peer.addr),
+        _ => log::info!("{}: authentication failed for {:?}: {e}", peer.addr, user.unwrap_or("?")),
+    }
+    unauthorized_response()
+}
+
+async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Response<Body> {
+    let query = match EasQuery::parse(req.uri().query().unwrap_or("")) {
+        Ok(q) => q,
+        Err(e) => {
+            log::info!("{}: bad request URI: {e}", peer.addr);
+            let status = match e {
+                super::query::QueryError::UnknownCommand(_) => 501,
+                _ => 400,
+            };
+            return http::empty(status);
+        }
+    };
+    let user = match authenticate(&app, &req).await {
+        Ok(u) => u,
+        Err(e) => return unauthorized(&e, peer, query.user.as_deref()),
+    };
+    let header_str = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let version = match (query.version, header_str("MS-ASProtocolVersion")) {
+        (Some(v), _) => v,
+        (None, Some(h)) => match h.parse::<ProtocolVersion>() {
+            Ok(v) => v,
+            Err(e) => {
+                log::info!("{} {}: {e}", query.device_id, user);
+                return http::empty(400);
+            }
+        },
+        (None, None) => ProtocolVersion::V2_5,
+    };
+    let policy_key = query.policy_key.or_else(|| {
+        header_str("X-MS-PolicyKey").and_then(|k| k.parse::<u32>().ok())
+    });
+    let user_agent = header_str("User-Agent").unwrap_or("").chars().take(256).collect();
+    let content_type = header_str("Content-Type").unwrap_or("").to_ascii_lowercase();
+    let declared = header_str("Content-Length").and_then(|n| n.parse::<u64>().ok());
+    let limits = &app.config.limits;
+    let body = match body::read(
+        req.into_body(),
+        declared,
+        limits.max_body_bytes,
+        Duration::from_secs(limits.body_timeout_secs.into()),
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => {
+            log::info!("{} [{user}] {}: {e}", query.device_id, query.cmd);
+            return http::empty(e.http_status());
+        }
+    };
+    let tree = if !body.is_empty() && carries_wbxml(query.cmd, version, &content_type) {
+        match wbxml::decode(&body) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                log::info!("{} [{user}] {}: malformed WBXML: {e}", query.device_id, query.cmd);
+                return http::empty(400);
+            }
+        }
+    } else {
+        None
+    };
+    trace_request(&query, &user, tree.as_ref(), body.len());
+    let request = Arc::new(Request {
+        query,
+        version,
+        policy_key,
+        user,
+        user_agent,
+        body,
+        tree,
+    });
+    let reply = dispatch::dispatch(app, request.clone()).await;
+    to_response(&request, reply)
+}
+
+/// SendMail, SmartReply and SmartForward before 14.0 carry a raw MIME message instead of WBXML.
+fn carries_wbxml(cmd: Command, version: ProtocolVersion, content_type: &str) -> bool {
+    let mime_form = matches!(cmd, Command::SendMail | Command::SmartReply | Command::SmartForward)
+        && (version < ProtocolVersion::V14_0 || content_type.starts_with("message/rfc822"));
+    !mime_form
+}
+
+fn to_response(req: &Request, reply: Reply) -> Response<Body> {
+    let mut r = match &reply {
+        Reply::Wbxml(tree) => {
+            trace_response(req, 200, Some(tree));
+            http::with_body(200, WBXML_TYPE, wbxml::encode(tree))
+        }
+        Reply::Empty => {
+            trace_response(req, 200, None);
+            http::empty(200)
+        }
+        Reply::Status(code) => {
+            trace_response(req, *code, None);
+            http::empty(*code)
+        }
+        Reply::Raw { content_type, body } => {
+            trace_response(req, 200, None);
+            http::with_body(200, content_type, body.clone())
+        }
+    };
+    protocol_headers(&mut r);
+    r
+}
+
+fn trace_request(q: &EasQuery, user: &str, tree: Option<&wbxml::Element>, len: usize) {
+    if log::log_enabled!(target: "easd::trace", log::Level::Debug) {
+        let body = tree.map_or_else(|| format!("[{len} bytes]"), wbxml::to_xml);
+        log::debug!(target: "easd::trace", "{} [{user}] {} <<< {}\n{body}", q.device_id, crate::logger::clock(), q.cmd);
+    }
+}
+
+fn trace_response(req: &Request, status: u16, tree: Option<&wbxml::Element>) {
+    if log::log_enabled!(target: "easd::trace", log::Level::Debug) {
+        let reason = hyper::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let body = tree.map(wbxml::to_xml).unwrap_or_default();
+        log::debug!(target: "easd::trace", "{} [{}] {} >>> {status} {reason}\n{body}", req.query.device_id, req.user, crate::logger::clock());
+    }
 }

@@ -2,5 +2,6 @@
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
 pub mod version;
+pub mod wbxml;
 
 pub use version::ProtocolVersion;

@@ -2,6 +2,7 @@
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
 pub mod version;
+pub mod wbxml;
 
 pub use version::ProtocolVersion;
 pub mod app;

@@ -25,6 +25,8 @@ pub struct Config {
     pub state: StateConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub demo: DemoConfig,
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
 }
@@ -183,6 +185,14 @@ pub struct LogConfig {
     /// error, warn, info, debug or trace; `EASD_LOG` overrides it.
     #[serde(default)]
     pub level: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Seed a user's missing Maildir with a few welcome messages.
+    #[serde(default)]
+    pub seed: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -434,6 +444,14 @@ mod tests {
         let text = base().replace("hostname", "tls_listen = [\"0.0.0.0:443\"]\nhostname");
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("server.tls_cert"), "{e}");
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/easd.toml"));
+        let c = Config::load(path).unwrap();
+        assert!(c.demo.seed);
+        assert!(c.user("demo@example.com").is_some());
     }
 
     #[test]

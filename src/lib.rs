@@ -8,6 +8,7 @@ pub use version::ProtocolVersion;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod eas;
 pub mod http;

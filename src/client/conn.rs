@@ -20,8 +20,14 @@ pub struct Target {
 impl Target {
     pub fn http(addr: impl Into<String>) -> Target {
         let addr = addr.into();
-        let host = addr.rsplit_once(':').map_or(addr.clone(), |(h, _)| h.to_string());
-        Target { addr, host, tls: None }
+        let host = addr
+            .rsplit_once(':')
+            .map_or(addr.clone(), |(h, _)| h.to_string());
+        Target {
+            addr,
+            host,
+            tls: None,
+        }
     }
 
     /// Parses `http://host:port` or `https://host:port` (path ignored). With `insecure`, any
@@ -37,9 +43,15 @@ impl Target {
         let authority = rest.split('/').next().unwrap_or(rest);
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.to_string()),
-            _ => (authority.to_string(), if tls { "443" } else { "80" }.to_string()),
+            _ => (
+                authority.to_string(),
+                if tls { "443" } else { "80" }.to_string(),
+            ),
         };
-        let tls = tls.then(|| Arc::new(client_config(insecure)));
+        let tls = match tls {
+            true => Some(Arc::new(client_config(insecure)?)),
+            false => None,
+        };
         Ok(Target {
             addr: format!("{host}:{port}"),
             host: host.trim_matches(['[', ']']).to_string(),
@@ -48,12 +60,12 @@ impl Target {
     }
 }
 
-fn client_config(insecure: bool) -> ClientConfig {
+fn client_config(insecure: bool) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(&[&rustls::version::TLS13]).unwrap_or_else(|_| unreachable!()));
-    if insecure {
+        .map_err(|e| format!("TLS client: {e}"))?;
+    Ok(if insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
@@ -68,7 +80,7 @@ fn client_config(insecure: bool) -> ClientConfig {
             }
         }
         builder.with_root_certificates(roots).with_no_client_auth()
-    }
+    })
 }
 
 use rustls_pki_types::pem::PemObject;
@@ -94,7 +106,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &rustls_pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -102,7 +119,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &rustls_pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -116,7 +138,10 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(target: Target) -> Connection {
-        Connection { target, sender: None }
+        Connection {
+            target,
+            sender: None,
+        }
     }
 
     pub fn target(&self) -> &Target {
@@ -129,7 +154,9 @@ impl Connection {
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<bytes::Bytes>>, ClientError> {
-        let tcp = TcpStream::connect(&self.target.addr).await.map_err(ClientError::Connect)?;
+        let tcp = TcpStream::connect(&self.target.addr)
+            .await
+            .map_err(ClientError::Connect)?;
         let _ = tcp.set_nodelay(true);
         match &self.target.tls {
             None => handshake(tcp).await,

@@ -95,7 +95,11 @@ impl Device {
     }
 
     /// Sends a command with a WBXML body (or none).
-    pub async fn command(&mut self, cmd: Command, body: Option<&Element>) -> Result<Reply, ClientError> {
+    pub async fn command(
+        &mut self,
+        cmd: Command,
+        body: Option<&Element>,
+    ) -> Result<Reply, ClientError> {
         let q = self.query(cmd);
         let body = body.map(wbxml::encode).unwrap_or_default();
         self.post(&q, "application/vnd.ms-sync.wbxml", body).await
@@ -105,13 +109,22 @@ impl Device {
     pub async fn call(&mut self, cmd: Command, body: &Element) -> Result<Element, ClientError> {
         let reply = self.command(cmd, Some(body)).await?;
         if reply.status != 200 || !reply.is_wbxml() {
-            return Err(ClientError::Http(format!("{cmd}: HTTP {} ({} body bytes)", reply.status, reply.body.len())));
+            return Err(ClientError::Http(format!(
+                "{cmd}: HTTP {} ({} body bytes)",
+                reply.status,
+                reply.body.len()
+            )));
         }
         reply.tree()
     }
 
     /// A POST with an arbitrary query and body, for commands like SendMail in 12.x form.
-    pub async fn post(&mut self, q: &EasQuery, content_type: &str, body: Vec<u8>) -> Result<Reply, ClientError> {
+    pub async fn post(
+        &mut self,
+        q: &EasQuery,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Reply, ClientError> {
         let path = if self.base64_query {
             format!("/Microsoft-Server-ActiveSync?{}", q.to_base64(self.version))
         } else {
@@ -134,12 +147,20 @@ impl Device {
     pub async fn options(&mut self) -> Result<Reply, ClientError> {
         let headers = vec![("Authorization".to_string(), self.authorization())];
         self.conn
-            .request("OPTIONS", "/Microsoft-Server-ActiveSync", &headers, Vec::new())
+            .request(
+                "OPTIONS",
+                "/Microsoft-Server-ActiveSync",
+                &headers,
+                Vec::new(),
+            )
             .await
     }
 
     pub fn authorization(&self) -> String {
         let raw = format!("{}:{}", self.user, self.password);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
     }
 }

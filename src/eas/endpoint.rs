@@ -37,7 +37,10 @@ pub async fn handle(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) ->
 
 fn protocol_headers(r: &mut Response<Body>) {
     let h = r.headers_mut();
-    h.insert("MS-Server-ActiveSync", HeaderValue::from_static(SERVER_VERSION));
+    h.insert(
+        "MS-Server-ActiveSync",
+        HeaderValue::from_static(SERVER_VERSION),
+    );
 }
 
 async fn options(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Response<Body> {
@@ -95,7 +98,11 @@ fn unauthorized_response() -> Response<Body> {
 fn unauthorized(e: &AuthError, peer: Peer, user: Option<&str>) -> Response<Body> {
     match e {
         AuthError::Missing => log::debug!("{}: no credentials", peer.addr),
-        _ => log::info!("{}: authentication failed for {:?}: {e}", peer.addr, user.unwrap_or("?")),
+        _ => log::info!(
+            "{}: authentication failed for {:?}: {e}",
+            peer.addr,
+            user.unwrap_or("?")
+        ),
     }
     unauthorized_response()
 }
@@ -133,11 +140,17 @@ async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Respo
         },
         (None, None) => ProtocolVersion::V2_5,
     };
-    let policy_key = query.policy_key.or_else(|| {
-        header_str("X-MS-PolicyKey").and_then(|k| k.parse::<u32>().ok())
-    });
-    let user_agent = header_str("User-Agent").unwrap_or("").chars().take(256).collect();
-    let content_type = header_str("Content-Type").unwrap_or("").to_ascii_lowercase();
+    let policy_key = query
+        .policy_key
+        .or_else(|| header_str("X-MS-PolicyKey").and_then(|k| k.parse::<u32>().ok()));
+    let user_agent = header_str("User-Agent")
+        .unwrap_or("")
+        .chars()
+        .take(256)
+        .collect();
+    let content_type = header_str("Content-Type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let declared = header_str("Content-Length").and_then(|n| n.parse::<u64>().ok());
     let limits = &app.config.limits;
     let body = match body::read(
@@ -158,7 +171,11 @@ async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Respo
         match wbxml::decode(&body) {
             Ok(t) => Some(t),
             Err(e) => {
-                log::info!("{} [{user}] {}: malformed WBXML: {e}", query.device_id, query.cmd);
+                log::info!(
+                    "{} [{user}] {}: malformed WBXML: {e}",
+                    query.device_id,
+                    query.cmd
+                );
                 return http::empty(400);
             }
         }
@@ -181,8 +198,11 @@ async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Respo
 
 /// SendMail, SmartReply and SmartForward before 14.0 carry a raw MIME message instead of WBXML.
 fn carries_wbxml(cmd: Command, version: ProtocolVersion, content_type: &str) -> bool {
-    let mime_form = matches!(cmd, Command::SendMail | Command::SmartReply | Command::SmartForward)
-        && (version < ProtocolVersion::V14_0 || content_type.starts_with("message/rfc822"));
+    let mime_form = matches!(
+        cmd,
+        Command::SendMail | Command::SmartReply | Command::SmartForward
+    ) && (version < ProtocolVersion::V14_0
+        || content_type.starts_with("message/rfc822"));
     !mime_form
 }
 

@@ -69,7 +69,9 @@ impl Server {
             dir.path().join("data").display()
         );
         for u in &opts.users {
-            config.push_str(&format!("[[user]]\nemail = \"{u}\"\nname = \"{u}\"\npassword_hash = \"{hash}\"\n\n"));
+            config.push_str(&format!(
+                "[[user]]\nemail = \"{u}\"\nname = \"{u}\"\npassword_hash = \"{hash}\"\n\n"
+            ));
         }
         config.push_str(&opts.extra);
         let config_path = dir.path().join("easd.toml");
@@ -78,40 +80,13 @@ impl Server {
     }
 
     fn spawn(dir: tempfile::TempDir, config_path: PathBuf) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_easd"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_path)
-            .env("EASD_LOG", std::env::var("EASD_TEST_LOG").unwrap_or_else(|_| "debug".into()))
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start easd");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if std::env::var_os("EASD_TEST_ECHO").is_some() {
-                    eprintln!("{line}");
-                }
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let addr = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(20))
-                .expect("easd did not say where it listens");
-            if let Some(a) = line.split("listening on http://").nth(1) {
-                break a.trim().parse().unwrap();
-            }
-        };
+        let (child, addr, log) = spawn_process(&config_path);
         Server {
             child,
             addr,
             dir,
             config_path,
-            log: rx,
+            log,
         }
     }
 
@@ -149,12 +124,14 @@ impl Server {
         None
     }
 
-    /// Stops and starts the server on the same data and port-0 config.
-    pub fn restart(self) -> Server {
-        let Server { mut child, dir, config_path, .. } = self;
-        let _ = child.kill();
-        let _ = child.wait();
-        Server::spawn(dir, config_path)
+    /// Kills the server (as a crash would) and starts it again on the same data; the port changes.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, addr, log) = spawn_process(&self.config_path);
+        self.child = child;
+        self.addr = addr;
+        self.log = log;
     }
 }
 
@@ -165,16 +142,51 @@ impl Drop for Server {
     }
 }
 
+fn spawn_process(config_path: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_easd"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config_path)
+        .env(
+            "EASD_LOG",
+            std::env::var("EASD_TEST_LOG").unwrap_or_else(|_| "debug".into()),
+        )
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start easd");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if std::env::var_os("EASD_TEST_ECHO").is_some() {
+                eprintln!("{line}");
+            }
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("easd did not say where it listens");
+        if let Some(a) = line.split("listening on http://").nth(1) {
+            break a.trim().parse().unwrap();
+        }
+    };
+    (child, addr, rx)
+}
+
 pub fn cli(config: &Path, args: &[&str], stdin: Option<&[u8]>) -> (bool, String, String) {
     use std::io::Write;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_easd"));
     cmd.args(args).arg("--config").arg(config);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("run easd");
-    if let Some(mut s) = child.stdin.take() {
-        if let Some(data) = stdin {
-            s.write_all(data).unwrap();
-        }
+    if let (Some(mut s), Some(data)) = (child.stdin.take(), stdin) {
+        s.write_all(data).unwrap();
     }
     let out = child.wait_with_output().unwrap();
     (

@@ -13,4 +13,5 @@ pub mod config;
 pub mod eas;
 pub mod http;
 pub mod logger;
+pub mod push;
 pub mod router;

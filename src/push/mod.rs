@@ -1,0 +1,7 @@
+//! Direct Push: the wake-up hub held Pings wait on, the UDP notification listener that lets Postfix,
+//! Dovecot and Radicale hooks wake them, and the fallback directory watcher.
+
+pub mod datagram;
+pub mod hub;
+
+pub use hub::{Hub, Subscription, Wake};

@@ -51,7 +51,7 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields)]
 pub struct PushConfig {
     #[serde(default = "default_udp_listen")]
-    pub udp_listen: Option<SocketAddr>,
+    pub udp_listen: SocketAddr,
     /// Optional shared secret a notification datagram must carry.
     pub udp_secret: Option<String>,
     #[serde(default = "default_min_heartbeat")]
@@ -66,8 +66,8 @@ pub struct PushConfig {
     pub fallback_scan_secs: u32,
 }
 
-fn default_udp_listen() -> Option<SocketAddr> {
-    Some(SocketAddr::from(([127, 0, 0, 1], 32002)))
+fn default_udp_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 32002))
 }
 fn default_min_heartbeat() -> Spanned<u32> {
     Spanned::new(0..0, 60)
@@ -409,7 +409,7 @@ mod tests {
     #[test]
     fn minimal_config_gets_defaults() {
         let c = parse(&base()).unwrap();
-        assert_eq!(c.push.udp_listen, Some("127.0.0.1:32002".parse().unwrap()));
+        assert_eq!(c.push.udp_listen, "127.0.0.1:32002".parse().unwrap());
         assert_eq!(*c.push.max_heartbeat_secs.get_ref(), 1800);
         assert_eq!(c.limits.max_body_bytes, 64 << 20);
         assert!(c.user("ALICE@example.com").is_some());

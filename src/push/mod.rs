@@ -3,5 +3,6 @@
 
 pub mod datagram;
 pub mod hub;
+pub mod udp;
 
 pub use hub::{Hub, Subscription, Wake};

@@ -2,6 +2,8 @@
 //! redb database. Message bodies and PIM items never go in here: the Maildir
 //! and vdir folders stay the only copy of user data.
 
+pub mod index;
+
 use std::fmt;
 use std::path::Path;
 

@@ -62,10 +62,12 @@ pub fn list<'h>(parsed: &Parsed<'_>, html: impl FnOnce() -> &'h str) -> Vec<Atta
     let Some(message) = parsed.message() else {
         return Vec::new();
     };
+    let root_is_body = parsed.orphan_root_text().is_some();
     let mut infos: Vec<AttachmentInfo> = message
         .attachments
         .iter()
         .zip(0u32..)
+        .filter(|&(&id, _)| !(root_is_body && id == 0))
         .filter_map(|(&id, index)| {
             let part = message.part(id)?;
             Some(AttachmentInfo {

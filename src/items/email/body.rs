@@ -80,6 +80,9 @@ impl<'p, 'a> Bodies<'p, 'a> {
         let Some(message) = self.parsed.message() else {
             return String::from_utf8_lossy(self.parsed.raw()).into_owned();
         };
+        if let Some(text) = self.parsed.orphan_root_text() {
+            return text.to_string();
+        }
         let mut out = String::new();
         for part in message.text_body.iter().filter_map(|&id| message.part(id)) {
             let text = match &part.body {

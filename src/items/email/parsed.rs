@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
+use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use super::address::{Mailbox, mailboxes};
 
@@ -68,6 +68,19 @@ impl<'a> Parsed<'a> {
 
     pub fn into_message(self) -> Option<Message<'a>> {
         self.message
+    }
+
+    /// The text of a message whose only part mail-parser could not place as a body (e.g. a
+    /// multipart whose boundary never occurs): it is shown as the body, not as an attachment.
+    pub fn orphan_root_text(&self) -> Option<&str> {
+        let message = self.message.as_ref()?;
+        if !message.text_body.is_empty() || !message.html_body.is_empty() {
+            return None;
+        }
+        match &message.parts.first()?.body {
+            PartType::Text(t) => Some(t),
+            _ => None,
+        }
     }
 
     pub fn subject(&self) -> Option<&str> {

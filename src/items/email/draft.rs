@@ -642,4 +642,38 @@ mod tests {
         );
         assert!(p.subject().is_none_or(str::is_empty));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_requests_never_panic(
+            to in ".{0,80}",
+            subject in ".{0,80}",
+            data in ".{0,200}",
+            body_type in 0u8..6,
+            name in ".{0,40}",
+            content in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            existing in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            reference in "[a-z]{0,3}:?[0-9]{0,3}",
+        ) {
+            let app = Element::new(crate::wbxml::tags::airsync::APPLICATION_DATA)
+                .with_text(email::TO, to)
+                .with_text(email::SUBJECT, subject)
+                .with(
+                    Element::new(airsyncbase::BODY)
+                        .with_text(airsyncbase::TYPE, body_type.to_string())
+                        .with_text(airsyncbase::DATA, data),
+                )
+                .with(
+                    Element::new(airsyncbase::ATTACHMENTS)
+                        .with(add("c", &name, &content, Some("id")))
+                        .with(
+                            Element::new(airsyncbase::DELETE)
+                                .with_text(airsyncbase::FILE_REFERENCE, reference),
+                        ),
+                );
+            if let Ok(draft) = draft_to_mime(&app, &input(Some(&existing))) {
+                proptest::prop_assert!(Parsed::new(&draft.mime).message().is_some());
+            }
+        }
+    }
 }

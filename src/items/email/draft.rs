@@ -110,7 +110,7 @@ pub fn draft_to_mime(app: &Element, input: &DraftInput<'_>) -> Result<Draft, Ema
     // Inline parts come first in the document, so they come first in the attachment order.
     parts.sort_by_key(|p| !p.inline);
 
-    let mime = write(&Message {
+    let mime = write(&Outgoing {
         from: parse_addresses(input.from),
         to,
         cc,
@@ -286,7 +286,8 @@ fn added_part(add: &Element) -> Result<Part, EmailError> {
     })
 }
 
-struct Message<'p> {
+/// Everything the composed message is written from.
+struct Outgoing<'p> {
     from: Vec<Mailbox>,
     to: Vec<Mailbox>,
     cc: Vec<Mailbox>,
@@ -300,7 +301,7 @@ struct Message<'p> {
     parts: &'p [Part],
 }
 
-fn write(m: &Message<'_>) -> Vec<u8> {
+fn write(m: &Outgoing<'_>) -> Vec<u8> {
     let seed = seed(m);
     let mut out = Vec::new();
     header(&mut out, "Date", &rfc5322_date(m.date));
@@ -461,7 +462,7 @@ fn close(out: &mut Vec<u8>, boundary: &str) {
 
 /// A hash of the draft's content: it names the boundaries (so they cannot occur in content that
 /// is not itself an easd draft of the same content) and a new Message-ID.
-fn seed(m: &Message<'_>) -> u128 {
+fn seed(m: &Outgoing<'_>) -> u128 {
     const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
     let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
     let mut feed = |bytes: &[u8]| {

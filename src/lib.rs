@@ -1,12 +1,6 @@
 //! easd: an Exchange ActiveSync server for data that already lives on the box
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
-pub mod state;
-pub mod store;
-pub mod version;
-pub mod wbxml;
-
-pub use version::ProtocolVersion;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -14,6 +8,13 @@ pub mod client;
 pub mod config;
 pub mod eas;
 pub mod http;
+pub mod items;
 pub mod logger;
 pub mod push;
 pub mod router;
+pub mod state;
+pub mod store;
+pub mod version;
+pub mod wbxml;
+
+pub use version::ProtocolVersion;

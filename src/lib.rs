@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod demo;
 pub mod eas;
 pub mod http;
 pub mod items;

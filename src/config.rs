@@ -203,6 +203,10 @@ pub struct UserConfig {
     pub name: String,
     /// An argon2id PHC string, as printed by `easd hash-password`.
     pub password_hash: Spanned<String>,
+    /// The mailbox has moved: EAS requests get HTTP 451 with this URL in X-MS-Location
+    /// (MS-ASHTTP), so the phone re-points itself.
+    #[serde(default)]
+    pub redirect: Option<Spanned<String>>,
 }
 
 /// Why a configuration could not be used.
@@ -343,6 +347,15 @@ impl Config {
                     "user.email",
                     Some(user.email.span()),
                     format!("{email} is configured twice"),
+                ));
+            }
+            if let Some(r) = &user.redirect
+                && !(r.get_ref().starts_with("https://") || r.get_ref().starts_with("http://"))
+            {
+                return Err(invalid(
+                    "user.redirect",
+                    Some(r.span()),
+                    format!("{:?} is not an http(s) URL", r.get_ref()),
                 ));
             }
             if let Err(e) = crate::auth::check_phc(user.password_hash.get_ref()) {

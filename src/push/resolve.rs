@@ -28,11 +28,7 @@ fn candidate_names(name: &str) -> Vec<String> {
         return vec![format!("dav:{dav}")];
     }
     if name.starts_with('/') {
-        let last = name
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .next_back()
-            .unwrap_or("");
+        let last = name.split('/').rfind(|s| !s.is_empty()).unwrap_or("");
         return vec![format!("dav:{last}")];
     }
     if name.eq_ignore_ascii_case("INBOX") {

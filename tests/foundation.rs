@@ -165,9 +165,10 @@ fn check_config_names_key_and_line() {
 
 #[test]
 fn moved_mailbox_gets_451_with_location() {
-    let mut opts = common::Options::default();
-    opts.users = vec!["alice@example.com".into()];
-    let server = Server::start_with(opts);
+    let server = Server::start_with(common::Options {
+        users: vec!["alice@example.com".into()],
+        ..Default::default()
+    });
     // Append the redirect to alice's [[user]] table (the last table in the file).
     let config = std::fs::read_to_string(&server.config_path).unwrap();
     std::fs::write(

@@ -2,9 +2,15 @@
 //! the code page tables, and the codec between the two.
 
 mod codepages;
+mod decode;
 mod element;
+mod encode;
+#[cfg(test)]
+mod fixtures;
 mod tag;
 
 pub use codepages::{NAMESPACES, PageInfo, tags};
+pub use decode::{DecodeError, Limits, decode, decode_with};
 pub use element::{Element, Node};
+pub use encode::encode;
 pub use tag::Tag;

@@ -12,4 +12,5 @@ pub mod config;
 pub mod eas;
 pub mod http;
 pub mod logger;
+pub mod outbound;
 pub mod router;

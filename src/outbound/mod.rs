@@ -1,11 +1,14 @@
 //! Outbound mail: what happens to a message a device hands us with SendMail, SmartReply or
-//! SmartForward. [`prepare`] turns the raw MIME into something fit to send and [`submit`]
-//! hands it to the smarthost.
+//! SmartForward. [`prepare`] turns the raw MIME into something fit to send, [`submit`] hands it
+//! to the smarthost, and the durable [`Queue`] keeps what was deferred, retrying and finally
+//! bouncing.
 
+mod bounce;
 mod config;
 mod date;
 mod dotstuff;
 mod prepare;
+mod queue;
 mod reply;
 mod session;
 mod smtp;
@@ -13,6 +16,7 @@ mod tls;
 
 pub use config::{CertTrust, ConfigError, Credentials, RetryPolicy, SmtpConfig, TlsMode};
 pub use prepare::{PrepareError, Prepared, prepare};
+pub use queue::{EntryId, Pending, Queue, QueueError, run};
 pub use reply::{EnhancedCode, Reply, StatusClass};
 pub use smtp::{
     Delivery, Diagnostic, Failure, Permanent, Refusal, SmtpError, Stage, Transient, submit,

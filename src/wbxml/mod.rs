@@ -8,9 +8,11 @@ mod encode;
 #[cfg(test)]
 mod fixtures;
 mod tag;
+mod xml;
 
 pub use codepages::{NAMESPACES, PageInfo, tags};
 pub use decode::{DecodeError, Limits, decode, decode_with};
 pub use element::{Element, Node};
 pub use encode::encode;
 pub use tag::Tag;
+pub use xml::{XmlError, from_xml, to_xml};

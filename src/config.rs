@@ -27,6 +27,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub demo: DemoConfig,
+    /// The smarthost for mail to non-local recipients; without it only local delivery works.
+    #[serde(default)]
+    pub smtp: Option<crate::outbound::SmtpConfig>,
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
 }

@@ -697,6 +697,9 @@ impl ChangeIndex {
         if let Some(after) = query.after {
             let at = (c, after.time, after.uid.0);
             if query.newest_first {
+                if after.time < query.min_time {
+                    return Ok(Vec::new());
+                }
                 high = Bound::Excluded(at);
             } else if after.time >= query.min_time {
                 low = Bound::Excluded(at);

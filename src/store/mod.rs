@@ -608,6 +608,27 @@ mod tests {
         assert!(f.contains(Flags::SEEN.union(Flags::DRAFT)));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn flags_display_parses_back(letters in "[A-Za-z0-9,]{0,60}") {
+            let flags = Flags::parse(&letters);
+            proptest::prop_assert_eq!(Flags::parse(&flags.to_string()), flags);
+        }
+
+        #[test]
+        fn parsed_names_stay_inside_the_maildir(name in "\\PC{0,40}") {
+            if let Ok(folder) = FolderName::parse(&name) {
+                proptest::prop_assert!(!folder.as_str().contains('/'));
+                proptest::prop_assert!(folder.is_inbox() || folder.as_str().starts_with('.'));
+                proptest::prop_assert!(!folder.as_str().split('.').skip(1).any(str::is_empty));
+            }
+            if let Ok(key) = MessageKey::parse(&name) {
+                proptest::prop_assert!(!key.as_str().contains(['/', ':']));
+                proptest::prop_assert!(!key.as_str().starts_with('.'));
+            }
+        }
+    }
+
     #[test]
     fn dir_stamp_changes_with_entries() {
         let dir = tempfile::tempdir().unwrap();

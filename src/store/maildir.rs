@@ -511,6 +511,11 @@ impl MailStore for Maildir {
         self.remove_folders(doomed)
     }
 
+    fn hierarchy_stamp(&self) -> Result<DirStamp, StoreError> {
+        DirStamp::of_dirs(&[&self.root])
+            .map_err(|e| not_found_or(e, &FolderName::inbox(), "stat", &self.root))
+    }
+
     fn stamp(&self, folder: &FolderName) -> Result<DirStamp, StoreError> {
         let dir = self.folder_dir(folder);
         DirStamp::of_dirs(&[&dir.join("cur"), &dir.join("new")])

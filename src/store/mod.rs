@@ -489,6 +489,10 @@ pub trait MailStore: Send + Sync {
     ) -> Result<Vec<Renamed>, StoreError>;
     /// Deletes a folder with its subfolders; returns every folder deleted.
     fn delete_folder(&self, folder: &FolderName) -> Result<Vec<FolderName>, StoreError>;
+    /// Cheap change detector for the folder list: differs whenever a folder
+    /// was created, renamed or deleted (and on some unrelated writes too, so
+    /// a change only means "compare `folders()` again").
+    fn hierarchy_stamp(&self) -> Result<DirStamp, StoreError>;
     /// Cheap change detector for the folder's messages (two stat calls).
     fn stamp(&self, folder: &FolderName) -> Result<DirStamp, StoreError>;
     /// All messages, from directory reads only.

@@ -1,5 +1,6 @@
 use std::cell::Cell;
 use std::path::Path;
+use std::time::Duration;
 
 use super::*;
 use crate::state::open_db;

@@ -59,7 +59,7 @@ impl<E: Into<StateError>> From<E> for IndexError {
     }
 }
 
-/// A failed [`ChangeIndex::refresh`]: the listing or the index.
+/// A failed [`ChangeIndex::refresh`](super::ChangeIndex::refresh): the listing or the index.
 #[derive(Debug)]
 pub enum RefreshError<E> {
     Scan(E),

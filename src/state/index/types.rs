@@ -24,7 +24,7 @@ impl fmt::Display for Uid {
     }
 }
 
-/// A handle on one user's collection, from [`ChangeIndex::collection`].
+/// A handle on one user's collection, from [`ChangeIndex::collection`](super::ChangeIndex::collection).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Collection {
     pub(super) user_no: u32,
@@ -75,7 +75,7 @@ impl Item {
     }
 }
 
-/// A position in time order, for paging through [`ChangeIndex::items`].
+/// A position in time order, for paging through [`ChangeIndex::items`](super::ChangeIndex::items).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ItemCursor {
     pub(super) time: u64,
@@ -104,7 +104,7 @@ pub enum Change {
     Removed { uid: Uid, modseq: u64 },
 }
 
-/// A page of [`ChangeIndex::changes_since`].
+/// A page of [`ChangeIndex::changes_since`](super::ChangeIndex::changes_since).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangePage {
     pub changes: Vec<Change>,
@@ -128,7 +128,7 @@ pub enum LocalChange<'a> {
     },
 }
 
-/// The result of [`ChangeIndex::note_local_change`].
+/// The result of [`ChangeIndex::note_local_change`](super::ChangeIndex::note_local_change).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Noted {
     /// The item's uid; `None` when a removed key was unknown.
@@ -139,7 +139,7 @@ pub struct Noted {
     pub modseq: u64,
 }
 
-/// The result of [`ChangeIndex::refresh`].
+/// The result of [`ChangeIndex::refresh`](super::ChangeIndex::refresh).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Refreshed {
     pub modseq: u64,

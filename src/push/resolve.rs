@@ -1,6 +1,7 @@
 //! Turning the folder a notification names into the change-index collections it means.
 
-use crate::app::{App, mail_collection};
+use crate::app::App;
+use crate::state::mail::collection_name as mail_collection;
 use crate::push::datagram::Scope;
 use crate::store::FolderName;
 

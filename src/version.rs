@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn parses_and_orders() {
-        assert_eq!("14.1".parse::<ProtocolVersion>(), Ok(ProtocolVersion::V14_1));
+        assert_eq!(
+            "14.1".parse::<ProtocolVersion>(),
+            Ok(ProtocolVersion::V14_1)
+        );
         assert!("13.0".parse::<ProtocolVersion>().is_err());
         assert!(ProtocolVersion::V2_5 < ProtocolVersion::V16_1);
         for v in ProtocolVersion::ALL {

@@ -2,3 +2,10 @@
 
 pub mod component;
 pub mod contentline;
+pub mod eas_time;
+pub mod ical_time;
+pub mod rrule;
+pub mod tzinfo;
+pub mod vtimezone;
+pub mod windows_zones;
+pub mod zones;

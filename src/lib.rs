@@ -3,5 +3,6 @@
 
 pub mod items;
 pub mod version;
+pub mod wbxml;
 
 pub use version::ProtocolVersion;

@@ -116,6 +116,7 @@ impl Component {
 impl Document {
     /// Parses a whole file. Content lines outside any component are dropped.
     pub fn parse(input: &str) -> Document {
+        let input = input.strip_prefix('\u{feff}').unwrap_or(input);
         let mut stack: Vec<Component> = Vec::new();
         let mut top = Vec::new();
         for prop in contentline::parse(input) {

@@ -1,11 +1,16 @@
 //! Conversions between stored items (mail, vCard, iCalendar) and EAS ApplicationData.
 
 pub mod component;
+pub mod contact;
 pub mod contentline;
 pub mod eas_time;
 pub mod ical_time;
+pub mod merge;
+pub mod pim;
+pub mod pim_body;
 pub mod rrule;
 pub mod tzinfo;
+pub mod uid;
 pub mod vtimezone;
 pub mod windows_zones;
 pub mod zones;

@@ -1,5 +1,7 @@
 //! Conversions between stored items (mail, vCard, iCalendar) and EAS ApplicationData.
 
+pub mod alarm;
+pub mod calendar;
 pub mod component;
 pub mod contact;
 pub mod contentline;
@@ -8,6 +10,7 @@ pub mod ical_time;
 pub mod merge;
 pub mod pim;
 pub mod pim_body;
+pub mod recurrence;
 pub mod rrule;
 pub mod tzinfo;
 pub mod uid;

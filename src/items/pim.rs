@@ -2,7 +2,7 @@
 //! the Sync request, the error type, and the "ghosted property" rule.
 
 use crate::ProtocolVersion;
-use crate::wbxml::Tag;
+use crate::wbxml::{Element, Node, Tag};
 use jiff::tz::TimeZone;
 use std::fmt;
 
@@ -51,6 +51,19 @@ impl ConvertOptions {
         self.user_addresses
             .iter()
             .any(|u| u.eq_ignore_ascii_case(a))
+    }
+}
+
+/// Drops the elements (at any depth) that protocol `version` does not have.
+pub fn retain_supported(e: &mut Element, version: ProtocolVersion) {
+    e.children.retain(|n| match n {
+        Node::Element(c) => c.tag.supported_in(version),
+        _ => true,
+    });
+    for n in &mut e.children {
+        if let Node::Element(c) = n {
+            retain_supported(c, version);
+        }
     }
 }
 

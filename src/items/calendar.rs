@@ -85,7 +85,7 @@ fn recurrence_of(ev: &Component, times: &EventTimes, zones: &Zones) -> Option<Re
 
 /// The ApplicationData of the event in `ics`.
 pub fn event_to_eas(ics: &str, opts: &ConvertOptions) -> Result<Element, ItemError> {
-    let doc = Document::parse(ics);
+    let doc = Document::parse(ics).into_calendar();
     let cal_comp = &doc.components[calendar_of(&doc)?];
     let master = &cal_comp.children[master_of(cal_comp).ok_or(ItemError::NoComponent("VEVENT"))?];
     let zones = Zones::from_calendar(cal_comp);
@@ -158,7 +158,7 @@ pub fn event_from_eas(
                 .push(Property::new("UID", super::contentline::escape_text(&uid)));
             ev.props.push(Property::new(
                 "DTSTAMP",
-                eas_time::compact(Timestamp::now()),
+                eas_time::compact(device_stamp(app)),
             ));
             cal_comp.children.push(ev);
             cal_comp.children.len() - 1
@@ -211,8 +211,8 @@ pub fn event_from_eas(
         let disallow = v.trim() == "1";
         let stored = master
             .text("X-MICROSOFT-DISALLOW-COUNTER")
-            .is_some_and(|o| o.eq_ignore_ascii_case("TRUE"));
-        if disallow != stored {
+            .map(|o| o.eq_ignore_ascii_case("TRUE"));
+        if stored != Some(disallow) {
             let value = if disallow { "TRUE" } else { "FALSE" };
             fields::set_prop(
                 &mut f.edits,
@@ -227,7 +227,7 @@ pub fn event_from_eas(
         });
     let changed = !f.edits.is_empty() || f.alarm.is_some();
     if changed {
-        stamp(&master, &mut f.edits);
+        stamp(&master, app, &mut f.edits);
     }
     let target = &mut cal_comp.children[master_idx];
     f.edits.apply(target);
@@ -243,8 +243,14 @@ pub fn event_from_eas(
     Ok(doc.write())
 }
 
+fn device_stamp(app: &Element) -> Timestamp {
+    app.child_text(cal::DT_STAMP)
+        .and_then(eas_time::parse)
+        .unwrap_or_else(Timestamp::now)
+}
+
 fn open_calendar(existing: Option<&str>) -> (Document, usize) {
-    let parsed = existing.map(Document::parse);
+    let parsed = existing.map(|e| Document::parse(e).into_calendar());
     if let Some(doc) = parsed
         && let Ok(i) = calendar_of(&doc)
     {
@@ -260,9 +266,10 @@ fn open_calendar(existing: Option<&str>) -> (Document, usize) {
     (doc, 0)
 }
 
-/// DTSTAMP and LAST-MODIFIED (if the file keeps one) become now.
-fn stamp(ev: &Component, edits: &mut Edits) {
-    let now = eas_time::compact(Timestamp::now());
+/// DTSTAMP and LAST-MODIFIED (if the file keeps one) become the device's
+/// DtStamp, or now.
+fn stamp(ev: &Component, app: &Element, edits: &mut Edits) {
+    let now = eas_time::compact(device_stamp(app));
     fields::set_prop(edits, ev, Property::new("DTSTAMP", now.clone()));
     if ev.prop("LAST-MODIFIED").is_some() {
         fields::set_prop(edits, ev, Property::new("LAST-MODIFIED", now));
@@ -284,9 +291,12 @@ fn merge_recurrence(
     let index = master.props.iter().position(|p| p.is("RRULE"));
     match app.first(cal::RECURRENCE) {
         Some(e) => {
-            let Some(r) = Recurrence::from_element(e, &recurrence::CALENDAR) else {
+            let Some(mut r) = Recurrence::from_element(e, &recurrence::CALENDAR) else {
                 return;
             };
+            if opts.version < ProtocolVersion::V14_1 {
+                r.first_day_of_week = stored.as_ref().and_then(|s| s.first_day_of_week);
+            }
             if stored.as_ref() == Some(&r) {
                 return;
             }
@@ -327,7 +337,7 @@ fn merge_recurrence(
 /// its first start to its last end; an open-ended series ends at `i64::MAX`.
 /// COUNT-limited series are bounded generously (every period used up).
 pub fn event_time_range(ics: &str) -> Option<(i64, i64)> {
-    let doc = Document::parse(ics);
+    let doc = Document::parse(ics).into_calendar();
     let cal_comp = &doc.components[calendar_of(&doc).ok()?];
     let zones = Zones::from_calendar(cal_comp);
     let utc = jiff::tz::TimeZone::UTC;
@@ -408,7 +418,7 @@ fn edit_instance(
 ) -> Result<String, ItemError> {
     let no_such = || ItemError::NoSuchInstance(instance_id.to_string());
     let orig = eas_time::parse(instance_id).ok_or_else(no_such)?;
-    let mut doc = Document::parse(existing);
+    let mut doc = Document::parse(existing).into_calendar();
     let cal_idx = calendar_of(&doc)?;
     let cal_comp = &mut doc.components[cal_idx];
     let master_idx = master_of(cal_comp).ok_or(ItemError::NoComponent("VEVENT"))?;

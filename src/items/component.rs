@@ -147,6 +147,18 @@ impl Document {
         }
     }
 
+    /// Puts loose top-level components (a VEVENT without its VCALENDAR, as
+    /// some producers write) into a VCALENDAR, so every calendar file has one.
+    pub fn into_calendar(mut self) -> Document {
+        let has_calendar = self.components.iter().any(|c| c.is("VCALENDAR"));
+        if !has_calendar && !self.components.is_empty() {
+            let mut cal = Component::new("VCALENDAR");
+            cal.children = std::mem::take(&mut self.components);
+            self.components.push(cal);
+        }
+        self
+    }
+
     pub fn write(&self) -> String {
         let mut out = String::new();
         for c in &self.components {

@@ -124,8 +124,9 @@ pub fn blob_for_zone(iana: &str, tz: &TimeZone, year: i16) -> TzInfo {
 }
 
 /// The zone an EAS blob stands for: the zone its names say if the rules
-/// agree, else the first well-known zone with the same rules in `year`.
-pub fn zone_for_blob(info: &TzInfo, year: i16) -> BlobZone {
+/// agree, else `preferred` (the account's zone) if it agrees, else the first
+/// well-known zone with the same rules in `year`.
+pub fn zone_for_blob(info: &TzInfo, year: i16, preferred: Option<&TimeZone>) -> BlobZone {
     let matches = |name: &str| -> Option<BlobZone> {
         let (canonical, tz) = known_zone(name)?;
         TzInfo::from_time_zone(&tz, year)
@@ -137,6 +138,11 @@ pub fn zone_for_blob(info: &TzInfo, year: i16) -> BlobZone {
         .iter()
         .filter(|n| !n.is_empty())
         .find_map(|n| matches(n))
+    {
+        return found;
+    }
+    if let Some(name) = preferred.and_then(TimeZone::iana_name)
+        && let Some(found) = matches(name)
     {
         return found;
     }
@@ -231,14 +237,14 @@ mod tests {
         ] {
             let tz = jiff::tz::db().get(iana).unwrap();
             let mut info = blob_for_zone(iana, &tz, year);
-            match zone_for_blob(&info, year) {
+            match zone_for_blob(&info, year, None) {
                 BlobZone::Iana(name, _) => assert_eq!(name, iana),
                 other => panic!("{other:?}"),
             }
             info.standard_name.clear();
             info.daylight_name.clear();
             assert!(
-                matches!(zone_for_blob(&info, year), BlobZone::Iana(..)),
+                matches!(zone_for_blob(&info, year, None), BlobZone::Iana(..)),
                 "{iana}"
             );
         }
@@ -246,9 +252,17 @@ mod tests {
             bias: -17,
             ..TzInfo::default()
         };
-        assert!(matches!(zone_for_blob(&odd, 2024), BlobZone::Custom(_)));
+        assert!(matches!(
+            zone_for_blob(&odd, 2024, None),
+            BlobZone::Custom(_)
+        ));
+        let paris = jiff::tz::db().get("Europe/Paris").unwrap();
+        let unnamed = TzInfo::from_time_zone(&paris, 2024);
+        assert!(
+            matches!(zone_for_blob(&unnamed, 2024, Some(&paris)), BlobZone::Iana(n, _) if n == "Europe/Paris")
+        );
         let plus5 = TzInfo::fixed(300);
-        match zone_for_blob(&plus5, 2024) {
+        match zone_for_blob(&plus5, 2024, None) {
             BlobZone::Iana(name, _) => assert_eq!(name, "Asia/Tashkent"),
             other => panic!("{other:?}"),
         }

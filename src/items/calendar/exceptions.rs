@@ -248,6 +248,9 @@ fn new_override(
     form: &TimeForm,
 ) -> Component {
     let mut ev = master.clone();
+    // An EAS exception without Reminder inherits the series' one; an
+    // override only has the alarms it states.
+    ev.children.retain(|c| !c.is("VALARM"));
     ev.props.retain(|p| {
         ![
             "RRULE",

@@ -179,7 +179,7 @@ pub fn choose_form(
         if existing_utc && info.standard_offset() == 0 && !info.has_dst() {
             return TimeForm::Utc;
         }
-        return match zone_for_blob(info, year) {
+        return match zone_for_blob(info, year, Some(default)) {
             BlobZone::Iana(name, zone) => TimeForm::Zoned {
                 tzid: name,
                 zone,

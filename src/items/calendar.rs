@@ -214,8 +214,7 @@ pub fn event_from_eas(
             .map(|o| o.eq_ignore_ascii_case("TRUE"));
         if stored != Some(disallow) {
             let value = if disallow { "TRUE" } else { "FALSE" };
-            fields::set_prop(
-                &mut f.edits,
+            f.edits.set_prop(
                 &master,
                 Property::new("X-MICROSOFT-DISALLOW-COUNTER", value),
             );
@@ -270,9 +269,9 @@ fn open_calendar(existing: Option<&str>) -> (Document, usize) {
 /// DtStamp, or now.
 fn stamp(ev: &Component, app: &Element, edits: &mut Edits) {
     let now = eas_time::compact(device_stamp(app));
-    fields::set_prop(edits, ev, Property::new("DTSTAMP", now.clone()));
+    edits.set_prop(ev, Property::new("DTSTAMP", now.clone()));
     if ev.prop("LAST-MODIFIED").is_some() {
-        fields::set_prop(edits, ev, Property::new("LAST-MODIFIED", now));
+        edits.set_prop(ev, Property::new("LAST-MODIFIED", now));
     }
 }
 
@@ -313,7 +312,7 @@ fn merge_recurrence(
             if let Some(old) = index.and_then(|i| RRule::parse(&master.props[i].value)) {
                 rule.other = old.other;
             }
-            fields::set_prop(edits, master, Property::new("RRULE", rule.to_value()));
+            edits.set_prop(master, Property::new("RRULE", rule.to_value()));
         }
         None if opts.is_ghosted(cal::RECURRENCE) => {}
         None => {

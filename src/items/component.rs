@@ -2,7 +2,7 @@
 //! (missing END lines close implicitly, stray END lines are ignored) and
 //! writing keeps untouched lines byte for byte.
 
-use super::contentline::{self, Property};
+use super::contentline::{self, Property, split_unescaped, unescape_text};
 
 /// One `BEGIN:NAME` … `END:NAME` block with its properties and sub-blocks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +91,20 @@ impl Component {
 
     pub fn remove(&mut self, name: &str) {
         self.props.retain(|p| !p.is(name));
+    }
+
+    /// Every value of every `name` property, split on commas (CATEGORIES).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.props_named(name)
+            .flat_map(|p| {
+                split_unescaped(&p.value, ',')
+                    .into_iter()
+                    .map(unescape_text)
+                    .collect::<Vec<_>>()
+            })
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     pub fn child(&self, name: &str) -> Option<&Component> {

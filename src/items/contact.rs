@@ -149,7 +149,7 @@ pub fn contact_to_eas(vcf: &str, opts: &ConvertOptions) -> Result<Element, ItemE
         }
         app.push(list);
     }
-    let categories = categories(card);
+    let categories = card.list("CATEGORIES");
     if !categories.is_empty() {
         let mut list = Element::new(c::CATEGORIES);
         for cat in categories {
@@ -693,7 +693,7 @@ impl<'a> Merger<'a> {
     }
 
     fn categories(&mut self) {
-        let old = categories(self.card);
+        let old = self.card.list("CATEGORIES");
         let new: Vec<String> = match self.app.first(c::CATEGORIES) {
             Some(list) => list
                 .all(c::CATEGORY)
@@ -813,19 +813,6 @@ fn im_value(p: &Property) -> String {
         return rest.trim_start_matches("//").to_string();
     }
     v
-}
-
-fn categories(card: &Component) -> Vec<String> {
-    card.props_named("CATEGORIES")
-        .flat_map(|p| {
-            split_unescaped(&p.value, ',')
-                .into_iter()
-                .map(unescape_text)
-                .collect::<Vec<_>>()
-        })
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
 }
 
 /// The base64 data of an inline PHOTO (`data:` URI, or ENCODING=b/BASE64).

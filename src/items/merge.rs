@@ -61,6 +61,31 @@ impl Edits {
         self.appends.push(prop);
     }
 
+    /// Sets the single property `prop.name`, keeping the stored line if equal.
+    pub fn set_prop(&mut self, comp: &Component, prop: Property) {
+        match comp.props.iter().position(|p| p.is(&prop.name)) {
+            Some(i) if comp.props[i].value == prop.value && comp.props[i].params == prop.params => {
+            }
+            Some(i) => self.update(i, prop),
+            None => self.append(prop),
+        }
+    }
+
+    /// Applies one text field to the property `name` (its first occurrence).
+    pub fn set_text(&mut self, comp: &Component, name: &str, incoming: Incoming<'_>) {
+        let index = comp.props.iter().position(|p| p.is(name));
+        match (incoming, index) {
+            (Incoming::Set(v), Some(i)) if comp.props[i].text_value() != v => {
+                let mut p = comp.props[i].clone();
+                p.set_text(v);
+                self.update(i, p);
+            }
+            (Incoming::Set(v), None) => self.append(Property::text(name, v)),
+            (Incoming::Clear, Some(i)) => self.remove(i),
+            _ => {}
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.updates.is_empty() && self.removes.is_empty() && self.appends.is_empty()
     }

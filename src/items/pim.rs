@@ -1,6 +1,7 @@
 //! What the contact, calendar, task and note conversions share: options from
 //! the Sync request, the error type, and the "ghosted property" rule.
 
+use super::component::Component;
 use crate::ProtocolVersion;
 use crate::wbxml::{Element, Node, Tag};
 use jiff::tz::TimeZone;
@@ -51,6 +52,30 @@ impl ConvertOptions {
         self.user_addresses
             .iter()
             .any(|u| u.eq_ignore_ascii_case(a))
+    }
+}
+
+/// Sensitivity (MS-ASCAL 2.2.2.41, MS-ASTASK) ⇄ CLASS; unknown classes are private
+/// (RFC 5545 3.8.1.3), Personal is kept as `X-PERSONAL`.
+pub fn sensitivity(ev: &Component) -> u8 {
+    match ev
+        .text("CLASS")
+        .map(|c| c.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        None | Some("PUBLIC") => 0,
+        Some("X-PERSONAL") => 1,
+        Some("CONFIDENTIAL") => 3,
+        Some(_) => 2,
+    }
+}
+
+pub fn class_value(code: &str) -> &'static str {
+    match code.trim() {
+        "1" => "X-PERSONAL",
+        "2" => "PRIVATE",
+        "3" => "CONFIDENTIAL",
+        _ => "PUBLIC",
     }
 }
 

@@ -5,11 +5,11 @@ use super::times::{EventTimes, TimeForm};
 use crate::ProtocolVersion;
 use crate::items::alarm::{self, fire_time, primary_alarm};
 use crate::items::component::Component;
-use crate::items::contentline::{Property, escape_text, split_unescaped, unescape_text};
+use crate::items::contentline::{Property, escape_text};
 use crate::items::eas_time;
 use crate::items::ical_time::IcalTime;
 use crate::items::merge::{Edits, Incoming};
-use crate::items::pim::ConvertOptions;
+use crate::items::pim::{ConvertOptions, class_value, sensitivity};
 use crate::items::pim_body::{self, LegacyBody};
 use crate::wbxml::{Element, Tag, tags};
 use jiff::{SignedDuration, Timestamp};
@@ -51,43 +51,6 @@ fn busy_status(ev: &Component) -> u8 {
         Some(t) if t.trim().eq_ignore_ascii_case("TRANSPARENT") => 0,
         _ => 2,
     }
-}
-
-/// Sensitivity (MS-ASCAL 2.2.2.41) ⇄ CLASS; unknown classes are private
-/// (RFC 5545 3.8.1.3), Personal is kept as `X-PERSONAL`.
-fn sensitivity(ev: &Component) -> u8 {
-    match ev
-        .text("CLASS")
-        .map(|c| c.trim().to_ascii_uppercase())
-        .as_deref()
-    {
-        None | Some("PUBLIC") => 0,
-        Some("X-PERSONAL") => 1,
-        Some("CONFIDENTIAL") => 3,
-        Some(_) => 2,
-    }
-}
-
-fn class_value(code: &str) -> &'static str {
-    match code.trim() {
-        "1" => "X-PERSONAL",
-        "2" => "PRIVATE",
-        "3" => "CONFIDENTIAL",
-        _ => "PUBLIC",
-    }
-}
-
-pub fn categories(ev: &Component) -> Vec<String> {
-    ev.props_named("CATEGORIES")
-        .flat_map(|p| {
-            split_unescaped(&p.value, ',')
-                .into_iter()
-                .map(unescape_text)
-                .collect::<Vec<_>>()
-        })
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
 }
 
 /// Minutes before the start the device's alarm fires, if it fires before.
@@ -139,7 +102,7 @@ pub fn to_eas(ev: &Component, times: &EventTimes, opts: &ConvertOptions, out: &m
         out.push_text(cal::SUBJECT, s);
     }
     out.push_text(cal::START_TIME, eas_time::compact(times.start));
-    let cats = categories(ev);
+    let cats = ev.list("CATEGORIES");
     if !cats.is_empty() {
         let mut list = Element::new(cal::CATEGORIES);
         for c in cats {
@@ -198,23 +161,17 @@ pub fn merge(
         let unchanged =
             current.is_some_and(|c| c.start == start && c.end == end && c.all_day == all_day);
         if !unchanged {
-            set_prop(
-                &mut f.edits,
-                ev,
-                form.prop("DTSTART", start, all_day, false),
-            );
-            set_prop(
-                &mut f.edits,
-                ev,
-                form.prop("DTEND", end.max(start), all_day, true),
-            );
+            f.edits
+                .set_prop(ev, form.prop("DTSTART", start, all_day, false));
+            f.edits
+                .set_prop(ev, form.prop("DTEND", end.max(start), all_day, true));
             if let Some(i) = index("DURATION") {
                 f.edits.remove(i);
             }
         }
     }
 
-    text_field(&mut f.edits, ev, "SUMMARY", incoming(cal::SUBJECT));
+    f.edits.set_text(ev, "SUMMARY", incoming(cal::SUBJECT));
     let location = if opts.version >= ProtocolVersion::V16_0 {
         match app.first(tags::airsyncbase::LOCATION) {
             Some(l) => match l.child_text(tags::airsyncbase::DISPLAY_NAME) {
@@ -226,7 +183,7 @@ pub fn merge(
     } else {
         incoming(cal::LOCATION)
     };
-    text_field(&mut f.edits, ev, "LOCATION", location);
+    f.edits.set_text(ev, "LOCATION", location);
 
     match incoming(cal::SENSITIVITY) {
         Incoming::Set(v) if sensitivity(ev).to_string() != v.trim() => {
@@ -250,17 +207,14 @@ pub fn merge(
     {
         let code: u8 = v.trim().parse().unwrap_or(2);
         let transp = if code == 0 { "TRANSPARENT" } else { "OPAQUE" };
-        set_prop(&mut f.edits, ev, Property::new("TRANSP", transp));
+        f.edits.set_prop(ev, Property::new("TRANSP", transp));
         let cdo = BUSY
             .iter()
             .find(|(c, _)| *c == code)
             .map_or("BUSY", |(_, n)| *n);
         if code == 1 || code >= 3 || index("X-MICROSOFT-CDO-BUSYSTATUS").is_some() {
-            set_prop(
-                &mut f.edits,
-                ev,
-                Property::new("X-MICROSOFT-CDO-BUSYSTATUS", cdo),
-            );
+            f.edits
+                .set_prop(ev, Property::new("X-MICROSOFT-CDO-BUSYSTATUS", cdo));
         }
     }
 
@@ -274,8 +228,7 @@ pub fn merge(
         (None, _) => None,
     };
     if let Some(text) = body {
-        text_field(
-            &mut f.edits,
+        f.edits.set_text(
             ev,
             "DESCRIPTION",
             if text.is_empty() {
@@ -304,7 +257,7 @@ pub fn merge(
         None if mode == Mode::Exception || opts.is_ghosted(cal::CATEGORIES) => None,
         None => Some(Vec::new()),
     };
-    if let Some(new) = cats.filter(|n| *n != categories(ev)) {
+    if let Some(new) = cats.filter(|n| *n != ev.list("CATEGORIES")) {
         for (i, _) in ev
             .props
             .iter()
@@ -335,29 +288,6 @@ pub fn merge(
         Incoming::Keep => None,
     };
     f
-}
-
-/// Sets the single property `prop.name`, keeping the stored line if equal.
-pub fn set_prop(edits: &mut Edits, ev: &Component, prop: Property) {
-    match ev.props.iter().position(|p| p.is(&prop.name)) {
-        Some(i) if ev.props[i].value == prop.value && ev.props[i].params == prop.params => {}
-        Some(i) => edits.update(i, prop),
-        None => edits.append(prop),
-    }
-}
-
-fn text_field(edits: &mut Edits, ev: &Component, name: &str, incoming: Incoming<'_>) {
-    let index = ev.props.iter().position(|p| p.is(name));
-    match (incoming, index) {
-        (Incoming::Set(v), Some(i)) if ev.props[i].text_value() != v => {
-            let mut p = ev.props[i].clone();
-            p.set_text(v);
-            edits.update(i, p);
-        }
-        (Incoming::Set(v), None) => edits.append(Property::text(name, v)),
-        (Incoming::Clear, Some(i)) => edits.remove(i),
-        _ => {}
-    }
 }
 
 /// The instant of a RECURRENCE-ID or EXDATE value, with its own TZID.

@@ -52,47 +52,6 @@ impl Component {
             .filter(|t| !t.is_empty())
     }
 
-    /// Replaces every property called `name` with `prop`, keeping the first
-    /// one's place (and its bytes, if the value and parameters are equal).
-    pub fn set(&mut self, prop: Property) {
-        match self.props.iter().position(|p| p.is(&prop.name)) {
-            Some(i) => {
-                let old = &self.props[i];
-                if old.value != prop.value || old.params != prop.params || old.group != prop.group {
-                    self.props[i] = prop;
-                }
-                let name = self.props[i].name.clone();
-                let mut seen = false;
-                self.props.retain(|p| {
-                    if !p.is(&name) {
-                        return true;
-                    }
-                    let keep = !seen;
-                    seen = true;
-                    keep
-                });
-            }
-            None => self.props.push(prop),
-        }
-    }
-
-    /// Sets or removes the text property `name`; an unchanged value keeps the
-    /// existing line with all its parameters.
-    pub fn set_text(&mut self, name: &str, text: Option<&str>) {
-        match text {
-            Some(t) if !t.is_empty() => match self.prop_mut(name) {
-                Some(p) if p.text_value() == t => {}
-                Some(p) => p.set_text(t),
-                None => self.props.push(Property::text(name, t)),
-            },
-            _ => self.remove(name),
-        }
-    }
-
-    pub fn remove(&mut self, name: &str) {
-        self.props.retain(|p| !p.is(name));
-    }
-
     /// Every value of every `name` property, split on commas (CATEGORIES).
     pub fn list(&self, name: &str) -> Vec<String> {
         self.props_named(name)
@@ -209,16 +168,6 @@ mod tests {
             Some("-PT5M")
         );
         assert_eq!(doc.write(), CAL);
-    }
-
-    #[test]
-    fn unchanged_set_keeps_bytes() {
-        let mut doc = Document::parse(CAL);
-        let ev = &mut doc.components[0].children[0];
-        ev.set_text("UID", Some("1"));
-        ev.set_text("SUMMARY", Some("a, b"));
-        assert_eq!(ev.text("SUMMARY").as_deref(), Some("a, b"));
-        assert!(doc.write().contains("X-KEEP;A=b:c\r\nSUMMARY:a\\, b\r\n"));
     }
 
     #[test]

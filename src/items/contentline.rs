@@ -45,11 +45,6 @@ impl Property {
         self
     }
 
-    /// Whether this property still has its original bytes.
-    pub fn is_pristine(&self) -> bool {
-        self.raw.is_some()
-    }
-
     pub fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
     }

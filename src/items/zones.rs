@@ -23,15 +23,6 @@ pub enum BlobZone {
     Custom(TzInfo),
 }
 
-impl BlobZone {
-    pub fn time_zone(&self) -> TimeZone {
-        match self {
-            BlobZone::Iana(_, tz) => tz.clone(),
-            BlobZone::Custom(info) => info.to_time_zone(),
-        }
-    }
-}
-
 impl Zones {
     /// Collects the VTIMEZONE children of a VCALENDAR.
     pub fn from_calendar(cal: &Component) -> Zones {

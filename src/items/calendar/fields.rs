@@ -187,15 +187,10 @@ pub fn merge(
 
     match incoming(cal::SENSITIVITY) {
         Incoming::Set(v) if sensitivity(ev).to_string() != v.trim() => {
-            let value = class_value(v);
-            match index("CLASS") {
-                _ if value == "PUBLIC" && index("CLASS").is_none() => {}
-                Some(i) => f.edits.update(i, Property::new("CLASS", value)),
-                None => f.edits.append(Property::new("CLASS", value)),
-            }
+            f.edits.set_prop(ev, Property::new("CLASS", class_value(v)));
         }
-        Incoming::Clear if mode == Mode::Series => {
-            if let Some(i) = index("CLASS").filter(|_| sensitivity(ev) != 0) {
+        Incoming::Clear if mode == Mode::Series && sensitivity(ev) != 0 => {
+            if let Some(i) = index("CLASS") {
                 f.edits.remove(i);
             }
         }

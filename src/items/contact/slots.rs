@@ -176,14 +176,14 @@ pub fn apple_label(card: &Component, prop: &Property) -> Option<String> {
 fn assign(
     card: &Component,
     slots: &[Slot],
-    candidates: impl Fn(usize, &Property) -> Option<(bool, Vec<Slot>)>,
+    candidates: impl Fn(&Property) -> Option<(bool, Vec<Slot>)>,
 ) -> Vec<(Slot, usize)> {
     let mut taken: Vec<(Slot, usize)> = Vec::new();
     let found: Vec<(usize, bool, Vec<Slot>)> = card
         .props
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| candidates(i, p).map(|(specific, c)| (i, specific, c)))
+        .filter_map(|(i, p)| candidates(p).map(|(specific, c)| (i, specific, c)))
         .collect();
     for pass_specific in [true, false] {
         for (i, specific, cands) in &found {
@@ -212,7 +212,7 @@ pub fn emails(card: &Component) -> Vec<(Slot, usize)> {
 }
 
 pub fn phones(card: &Component) -> Vec<(Slot, usize)> {
-    assign(card, &PHONES, |_, p| {
+    assign(card, &PHONES, |p| {
         if !p.is("TEL") {
             return None;
         }
@@ -260,7 +260,7 @@ pub fn phones(card: &Component) -> Vec<(Slot, usize)> {
 pub fn addresses(card: &Component) -> Vec<(Slot, usize)> {
     let slots = ADDRESSES.map(|(s, _)| s);
     let (work, home, other) = (BUSINESS_ADDRESS.0, HOME_ADDRESS.0, OTHER_ADDRESS.0);
-    assign(card, &slots, |_, p| {
+    assign(card, &slots, |p| {
         if !p.is("ADR") {
             return None;
         }

@@ -205,3 +205,31 @@ fn every_corpus_vcard_converts() {
     assert!(total > 200);
     assert!(unusable.len() <= 10, "{unusable:?}");
 }
+
+#[test]
+fn birthdays_do_not_shift_for_devices_at_utc_minus_10_and_plus_14() {
+    use tags::contacts as c;
+    let vcf = data("contacts/google.vcf");
+    for offset in [-600, 840] {
+        let mut o = opts(ProtocolVersion::V14_1);
+        o.device_utc_offset = Some(offset);
+        let app = contact_to_eas(&vcf, &o).unwrap();
+        let sent = app.child_text(c::BIRTHDAY).unwrap().to_string();
+        // The device shows its local date of the instant.
+        let ts: jiff::Timestamp = sent.parse().unwrap();
+        let local = ts
+            .checked_add(jiff::SignedDuration::from_mins(i64::from(offset)))
+            .unwrap();
+        assert_eq!(
+            local.to_string().get(..10),
+            Some("1985-12-24"),
+            "{offset}: {sent}"
+        );
+        let created = contact_from_eas(&app, None, &o).unwrap();
+        assert!(
+            created.contains("BDAY;VALUE=date:1985-12-24"),
+            "{offset}\n{created}"
+        );
+        assert_eq!(contact_from_eas(&app, Some(&vcf), &o).unwrap(), vcf);
+    }
+}

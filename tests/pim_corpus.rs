@@ -75,3 +75,23 @@ fn every_corpus_calendar_converts() {
     assert!(no_item.len() <= 150, "{no_item:?}");
     assert!(unusable.len() <= 70, "{unusable:?}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Arbitrary text never makes a conversion panic.
+    #[test]
+    fn arbitrary_text_never_panics(body in "(BEGIN:(VCARD|VCALENDAR|VEVENT|VTODO|VJOURNAL|VALARM|VTIMEZONE|STANDARD|DAYLIGHT)\n|(DTSTART|DTEND|DUE|RRULE|EXDATE|RECURRENCE-ID|TRIGGER|BDAY|TEL|ADR|N|TZOFFSETTO|DURATION|PHOTO)(;(TZID|VALUE|TYPE|RELATED|ENCODING)=[A-Za-z/=_-]{0,10})?:[0-9TZPWDHMS;=,A-Z+-]{0,24}\n|[A-Z;=:,\"\\\\.-]{0,12}[\\x20-\\x7e\u{e9}]{0,20}\n| [a-z]{0,5}\n|END:V[A-Z]{2,8}\n){0,40}") {
+        let o = ConvertOptions::new(ProtocolVersion::V14_1);
+        if let Ok(app) = easd::items::contact::contact_to_eas(&body, &o) {
+            easd::items::contact::contact_from_eas(&app, Some(&body), &o).unwrap();
+        }
+        if let Ok(app) = event_to_eas(&body, &o) {
+            event_from_eas(&app, Some(&body), &o).unwrap();
+        }
+        let _ = event_time_range(&body);
+        let _ = task_to_eas(&body, &o);
+        let _ = note_to_eas(&body, &o);
+        let _ = easd::items::uid::item_uid(&body);
+    }
+}

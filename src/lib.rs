@@ -1,6 +1,7 @@
 //! easd: an Exchange ActiveSync server for data that already lives on the box
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
+pub mod items;
 pub mod version;
 pub mod wbxml;
 

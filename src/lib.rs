@@ -2,6 +2,8 @@
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
 pub mod items;
+pub mod state;
+pub mod store;
 pub mod version;
 pub mod wbxml;
 

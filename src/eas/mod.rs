@@ -3,6 +3,8 @@
 pub mod command;
 pub mod dispatch;
 pub mod endpoint;
+pub mod fields;
+pub mod ids;
 pub mod query;
 
 pub use command::Command;

@@ -2,6 +2,11 @@
 //! redb database. Message bodies and PIM items never go in here: the Maildir
 //! and vdir folders stay the only copy of user data.
 
+pub mod codec;
+pub mod sync;
+pub mod sync_redb;
+pub mod uidset;
+
 use std::fmt;
 use std::path::Path;
 

@@ -3,6 +3,8 @@
 //! and vdir folders stay the only copy of user data.
 
 pub mod codec;
+pub mod index;
+pub mod mail;
 pub mod sync;
 pub mod sync_redb;
 pub mod uidset;

@@ -23,7 +23,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         )),
         _ => None,
     };
-    let app = Arc::new(App::new(config));
+    let app = Arc::new(App::open(config).map_err(|e| failed(e.to_string()))?);
     let ex = Arc::new(Executor::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
     for i in 1..threads {

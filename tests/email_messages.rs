@@ -359,3 +359,56 @@ fn email2_elements() {
     let app = to_application_data(&raw, &m, &EmailOptions::new(ProtocolVersion::V12_1));
     assert!(app.first(email2::CONVERSATION_ID).is_none());
 }
+
+#[test]
+fn draft_round_trip_through_sync() {
+    use easd::items::email::{DraftInput, draft_to_mime};
+    use easd::wbxml::tags::airsync;
+    let app = Element::new(airsync::APPLICATION_DATA)
+        .with_text(email::TO, "\"Zoë\" <zoe@example.de>")
+        .with_text(email2::BCC, "hidden@example.de")
+        .with_text(email::SUBJECT, "Entwurf")
+        .with(
+            Element::new(airsyncbase::BODY)
+                .with_text(airsyncbase::TYPE, "1")
+                .with_text(airsyncbase::DATA, "Noch nicht fertig."),
+        )
+        .with(
+            Element::new(airsyncbase::ATTACHMENTS).with(
+                Element::new(airsyncbase::ADD)
+                    .with_text(airsyncbase::CLIENT_ID, "client-1")
+                    .with(Element::opaque(airsyncbase::CONTENT, vec![0, 255, 1]))
+                    .with_text(airsyncbase::DISPLAY_NAME, "data.bin")
+                    .with_text(airsyncbase::METHOD, "1"),
+            ),
+        );
+    let draft = draft_to_mime(
+        &app,
+        &DraftInput {
+            from: "me@example.de",
+            date: 1_704_186_000,
+            existing: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(draft.added, vec![("client-1".to_string(), 0)]);
+    let m = MessageMeta {
+        draft: true,
+        ..meta()
+    };
+    let opts = EmailOptions {
+        body_preferences: vec![BodyPreference::whole(BodyType::PlainText)],
+        ..EmailOptions::new(ProtocolVersion::V16_1)
+    };
+    let synced = to_application_data(&draft.mime, &m, &opts);
+    assert_eq!(synced.child_text(email2::IS_DRAFT), Some("1"));
+    assert_eq!(synced.child_text(email2::BCC), Some("hidden@example.de"));
+    assert_eq!(
+        synced.child_text(email::TO),
+        Some("\"Zoë\" <zoe@example.de>")
+    );
+    assert_eq!(body_data(&synced), "Noch nicht fertig.");
+    let att = attachments(&synced)[0];
+    assert_eq!(att.child_text(airsyncbase::FILE_REFERENCE), Some("f1:0"));
+    assert_eq!(attachment(&draft.mime, 0).unwrap().data, [0, 255, 1]);
+}

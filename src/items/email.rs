@@ -1,12 +1,15 @@
 //! MIME ⇄ EAS Email class: a raw RFC 5322 message from the mail store becomes the
 //! `ApplicationData` of Sync and ItemOperations (MS-ASEMAIL, MS-ASAIRS) for every protocol
-//! version easd speaks; attachments are listed by stable index and fetched by FileReference.
+//! version easd speaks; attachments are listed by stable index and fetched by FileReference;
+//! 16.x drafts go the other way, from `ApplicationData` to a message.
 
 mod address;
 mod app_data;
 mod attachments;
 mod body;
+mod compose;
 mod conversation;
+mod draft;
 mod html;
 mod options;
 mod parsed;
@@ -16,6 +19,7 @@ use std::fmt;
 pub use app_data::to_application_data;
 pub use attachments::{AttachmentData, attachment, file_reference, parse_file_reference};
 pub use body::MAX_PREVIEW;
+pub use draft::{Draft, DraftInput, draft_to_mime};
 pub use options::{
     EmailOptions, MessageMeta, MimeSupport, mime_truncation_limit, truncation_limit,
 };
@@ -29,6 +33,12 @@ pub enum EmailError {
     InvalidMimeTruncation(u8),
     /// An AirSync `MIMESupport` value outside 0..=2.
     InvalidMimeSupport(u8),
+    /// A draft body of a type other than plain text or HTML.
+    UnsupportedDraftBody(u8),
+    /// A draft attachment Add that lacks a required element or has an invalid one.
+    InvalidDraftAttachment(&'static str),
+    /// A draft attachment Delete naming an attachment the stored draft does not have.
+    UnknownFileReference(String),
 }
 
 impl fmt::Display for EmailError {
@@ -37,6 +47,9 @@ impl fmt::Display for EmailError {
             Self::InvalidTruncation(c) => write!(f, "invalid Truncation code {c}"),
             Self::InvalidMimeTruncation(c) => write!(f, "invalid MIMETruncation code {c}"),
             Self::InvalidMimeSupport(c) => write!(f, "invalid MIMESupport value {c}"),
+            Self::UnsupportedDraftBody(t) => write!(f, "draft body type {t} is not supported"),
+            Self::InvalidDraftAttachment(why) => write!(f, "invalid draft attachment: {why}"),
+            Self::UnknownFileReference(r) => write!(f, "no attachment {r:?} in the draft"),
         }
     }
 }

@@ -106,16 +106,21 @@ pub fn list<'h>(parsed: &Parsed<'_>, html: impl FnOnce() -> &'h str) -> Vec<Atta
 /// The content of attachment `index` (see the module doc), or `None` if there is no such one.
 pub fn attachment(raw: &[u8], index: u32) -> Option<AttachmentData> {
     let mut message = Parsed::new(raw).into_message()?;
+    take(&mut message, raw, index)
+}
+
+/// Moves attachment `index` out of a parsed message: mail-parser's decoded buffer is handed over
+/// instead of copied, and the part is left empty (other indexes stay valid).
+pub fn take(message: &mut Message<'_>, raw: &[u8], index: u32) -> Option<AttachmentData> {
     let id = *message.attachments.get(index as usize)?;
-    let part = message.parts.get(id as usize)?;
+    let part = message.parts.get_mut(id as usize)?;
     let name = name_of(part, index);
     let content_type = content_type_of(part);
     let data = match &part.body {
         PartType::Text(_) | PartType::Html(_) => text_bytes(part, raw),
         PartType::Message(_) if part.encoding == Encoding::None => part_slice(part, raw)?.to_vec(),
         PartType::Message(_) | PartType::Binary(_) | PartType::InlineBinary(_) => {
-            // Moving the part out hands over mail-parser's decoded buffer instead of copying it.
-            match message.parts.swap_remove(id as usize).body {
+            match std::mem::take(&mut part.body) {
                 PartType::Message(m) => m.raw_message.into_owned(),
                 PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
                 PartType::Text(_) | PartType::Html(_) | PartType::Multipart(_) => return None,

@@ -52,8 +52,8 @@ pub fn conversation_id(parsed: &Parsed<'_>) -> [u8; 16] {
 pub fn conversation_index(sent: i64) -> [u8; 5] {
     let ticks =
         (sent.saturating_add(FILETIME_UNIX_OFFSET).max(0) as u64).saturating_mul(10_000_000);
-    let bytes = (ticks >> 24).to_be_bytes();
-    [bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]
+    let [_, _, _, b0, b1, b2, b3, b4] = (ticks >> 24).to_be_bytes();
+    [b0, b1, b2, b3, b4]
 }
 
 fn fnv1a(data: &[u8]) -> u128 {

@@ -192,7 +192,13 @@ impl<'a> Parsed<'a> {
     /// Thread-Topic if the sender's mailer set it, else the subject without Re:/Fwd: prefixes.
     pub fn thread_topic(&self) -> Option<String> {
         if let Some(topic) = self.header_text("Thread-Topic") {
-            return Some(topic.into_owned());
+            // mail-parser keeps unknown headers raw, and Outlook RFC 2047-encodes this one:
+            // decode it the way Subject is decoded.
+            let header = format!("Subject: {topic}\r\n\r\n");
+            let decoded = MessageParser::default()
+                .parse(header.as_bytes())
+                .and_then(|m| m.subject().map(str::to_string));
+            return Some(decoded.unwrap_or_else(|| topic.into_owned()));
         }
         let message = self.message.as_ref()?;
         message.thread_name().map(str::to_string)
@@ -318,6 +324,8 @@ mod tests {
         assert_eq!(p.message_id(), Some("c@x"));
         assert_eq!(p.references(), vec!["a@x", "b@x"]);
         assert_eq!(p.in_reply_to(), vec!["b@x"]);
+        let p = parsed("Subject: x\r\nThread-Topic: =?utf-8?Q?Gr=C3=BC=C3=9Fe?=\r\n\r\nx");
+        assert_eq!(p.thread_topic().as_deref(), Some("Grüße"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub use version::ProtocolVersion;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod collections;
 pub mod client;
 pub mod config;
 pub mod eas;

@@ -4,8 +4,11 @@ pub mod command;
 pub mod dispatch;
 pub mod endpoint;
 pub mod fields;
+pub mod foldersync;
 pub mod ids;
+pub mod options;
 pub mod query;
+pub mod sync;
 
 pub use command::Command;
 pub use query::EasQuery;

@@ -96,7 +96,8 @@ impl App {
             .unwrap_or(usize::MAX)
             .saturating_mul(1 << 20);
         let db = Arc::new(open_db(&path, cache).map_err(AppError::State)?);
-        let index = ChangeIndex::open(db.clone(), IndexOptions::default()).map_err(AppError::Index)?;
+        let index =
+            ChangeIndex::open(db.clone(), IndexOptions::default()).map_err(AppError::Index)?;
         let sync_states = Box::new(RedbSyncStates::open(db).map_err(AppError::SyncState)?);
         Ok(App {
             config,

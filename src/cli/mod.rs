@@ -1,5 +1,6 @@
 //! The `easd` command line: a subcommand, then `--flag value` pairs and positional arguments.
 
+mod deliver;
 mod serve;
 
 use std::collections::HashMap;
@@ -14,6 +15,8 @@ Usage:
   easd serve --config FILE           run the server
   easd check-config --config FILE    validate a configuration file and exit
   easd hash-password                 read a password on stdin, print its argon2id hash
+  easd deliver --config FILE EMAIL [--folder NAME]
+                                     store the message on stdin in EMAIL's Maildir
   easd --version                     print the version
   easd help                          this text
 ";
@@ -111,6 +114,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     };
     match cmd.as_str() {
         "serve" => serve::run(&Args::parse(rest, &["config"])?),
+        "deliver" => deliver::run(&Args::parse(rest, &["config", "folder"])?),
         "check-config" => {
             let args = Args::parse(rest, &["config"])?;
             let path = args.config_path()?;

@@ -16,7 +16,10 @@ fn typed<T>(r: Result<T, ParseError>) -> Result<T, ClientError> {
 impl Device {
     pub async fn folder_sync(&mut self, key: SyncKey) -> Result<FolderSyncResponse, ClientError> {
         let tree = self
-            .call(Command::FolderSync, &FolderSyncRequest { sync_key: key }.encode())
+            .call(
+                Command::FolderSync,
+                &FolderSyncRequest { sync_key: key }.encode(),
+            )
             .await?;
         typed(FolderSyncResponse::parse(&tree))
     }

@@ -6,10 +6,12 @@
 use super::backend::{BackendError, Created, ItemBackend};
 use super::{Account, Folder, FolderType, Source};
 use crate::ProtocolVersion;
-use crate::items::email::{DraftInput, EmailOptions, MessageMeta, draft_to_mime, to_application_data};
+use crate::items::email::{
+    DraftInput, EmailOptions, MessageMeta, draft_to_mime, to_application_data,
+};
 use crate::state::index::Item;
-use crate::state::mail::{message_ref, note_message, note_removed, refresh_folder};
 use crate::state::index::RefreshError;
+use crate::state::mail::{message_ref, note_message, note_removed, refresh_folder};
 use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
 use crate::wbxml::Element;
 use crate::wbxml::tags::{airsync, email};
@@ -111,7 +113,12 @@ impl<'a> MailBackend<'a> {
 impl ItemBackend for MailBackend<'_> {
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
         let index = &self.account.app.index;
-        match refresh_folder(index, folder.coll, &*self.account.store, mail_folder(folder)) {
+        match refresh_folder(
+            index,
+            folder.coll,
+            &*self.account.store,
+            mail_folder(folder),
+        ) {
             Ok(r) => Ok(r.modseq),
             Err(RefreshError::Scan(e)) => Err(e.into()),
             Err(RefreshError::Index(e)) => Err(e.into()),
@@ -137,7 +144,11 @@ impl ItemBackend for MailBackend<'_> {
         opts: &EmailOptions,
     ) -> Result<Element, BackendError> {
         let flags = Flags::parse(&item.version);
-        let read = if flags.contains(Flags::SEEN) { "1" } else { "0" };
+        let read = if flags.contains(Flags::SEEN) {
+            "1"
+        } else {
+            "0"
+        };
         let mut app = Element::new(airsync::APPLICATION_DATA).with_text(email::READ, read);
         if opts.version >= ProtocolVersion::V12_0 {
             app.push(if flags.contains(Flags::FLAGGED) {
@@ -241,7 +252,10 @@ mod tests {
         let data = Element::new(airsync::APPLICATION_DATA)
             .with_text(email::READ, "0")
             .with(Element::new(email::FLAG));
-        assert_eq!(flag_update(&data).apply(Flags::parse("FRS")).to_string(), "R");
+        assert_eq!(
+            flag_update(&data).apply(Flags::parse("FRS")).to_string(),
+            "R"
+        );
         let complete = Element::new(airsync::APPLICATION_DATA)
             .with(Element::new(email::FLAG).with_text(email::STATUS, "1"));
         assert_eq!(

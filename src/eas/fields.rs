@@ -10,7 +10,10 @@ use std::str::FromStr;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParseError {
     /// The root element is not the command's.
-    WrongRoot { expected: Tag, found: Tag },
+    WrongRoot {
+        expected: Tag,
+        found: Tag,
+    },
     Missing(Tag),
     BadValue(Tag),
     BadId(Tag, IdError),

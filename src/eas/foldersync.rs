@@ -213,7 +213,9 @@ pub fn run(
 ) -> Result<FolderSyncResponse, String> {
     let account = Account::open(app, dev.user).map_err(|e| e.to_string())?;
     let folders = account.folders().map_err(|e| e.to_string())?;
-    account.forget_vanished(&folders).map_err(|e| e.to_string())?;
+    account
+        .forget_vanished(&folders)
+        .map_err(|e| e.to_string())?;
     let now = records(&folders);
     let stored = app.sync_states.hierarchy(dev).map_err(|e| e.to_string())?;
     let (base, next_key, previous) = match (key_no(req.sync_key), &stored) {
@@ -225,12 +227,16 @@ pub fn run(
             },
             None,
         ),
-        (Some(k), Some(s)) if k == s.current.key => {
-            (s.current.folders.clone(), bump(s.current.key), Some(s.current.clone()))
-        }
-        (Some(k), Some(s)) if s.previous.as_ref().is_some_and(|p| p.key == k) => {
-            (s.previous.clone().map(|p| p.folders).unwrap_or_default(), bump(s.current.key), s.previous.clone())
-        }
+        (Some(k), Some(s)) if k == s.current.key => (
+            s.current.folders.clone(),
+            bump(s.current.key),
+            Some(s.current.clone()),
+        ),
+        (Some(k), Some(s)) if s.previous.as_ref().is_some_and(|p| p.key == k) => (
+            s.previous.clone().map(|p| p.folders).unwrap_or_default(),
+            bump(s.current.key),
+            s.previous.clone(),
+        ),
         _ => return Ok(FolderSyncResponse::failed(FolderSyncStatus::InvalidSyncKey)),
     };
     let changes = diff(&base, &now);
@@ -321,8 +327,16 @@ mod tests {
 
     #[test]
     fn diff_finds_adds_updates_deletes() {
-        let old = [rec(1, 0, "Inbox", 2), rec(2, 0, "A", 12), rec(3, 0, "B", 12)];
-        let new = [rec(1, 0, "Inbox", 2), rec(2, 0, "A2", 12), rec(4, 2, "C", 12)];
+        let old = [
+            rec(1, 0, "Inbox", 2),
+            rec(2, 0, "A", 12),
+            rec(3, 0, "B", 12),
+        ];
+        let new = [
+            rec(1, 0, "Inbox", 2),
+            rec(2, 0, "A2", 12),
+            rec(4, 2, "C", 12),
+        ];
         let d = diff(&old, &new);
         assert_eq!(d.len(), 3);
         assert!(matches!(&d[0], FolderChange::Update(e) if e.display_name == "A2"));
@@ -344,6 +358,9 @@ mod tests {
         assert_eq!(FolderSyncResponse::parse(&resp.encode()), Ok(resp));
         let bad = FolderSyncResponse::failed(FolderSyncStatus::InvalidSyncKey);
         assert_eq!(FolderSyncResponse::parse(&bad.encode()), Ok(bad));
-        assert_eq!(FolderSyncStatus::from_code(9), Some(FolderSyncStatus::InvalidSyncKey));
+        assert_eq!(
+            FolderSyncStatus::from_code(9),
+            Some(FolderSyncStatus::InvalidSyncKey)
+        );
     }
 }

@@ -167,9 +167,8 @@ impl ServerId {
 
 /// Digits without a leading zero (so each number has exactly one spelling) that fit a u32.
 fn canonical_number(s: &str) -> Option<u32> {
-    let ok = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
+    let ok =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     if ok { s.parse().ok() } else { None }
 }
 
@@ -185,7 +184,16 @@ mod tests {
         assert_eq!(SyncKey::parse("deadbeef1"), Ok(k));
         let n = k.next().next();
         assert_eq!(SyncKey::parse(&n.to_string()), Ok(n));
-        for bad in ["", "1", "deadbeef", "deadbeef0", "deadbeef01", "xyzxyzxy1", "00000000a", "0000000099999999999"] {
+        for bad in [
+            "",
+            "1",
+            "deadbeef",
+            "deadbeef0",
+            "deadbeef01",
+            "xyzxyzxy1",
+            "00000000a",
+            "0000000099999999999",
+        ] {
             assert_eq!(SyncKey::parse(bad), Err(IdError::BadSyncKey), "{bad}");
         }
     }

@@ -125,8 +125,8 @@ impl ItemOptions {
         let mut o = EmailOptions::new(version);
         o.body_preferences = self.body_preferences.clone();
         if let Some(m) = self.mime_support {
-            o.mime_support =
-                MimeSupport::try_from(m).map_err(|_| ParseError::BadValue(airsync::MIME_SUPPORT))?;
+            o.mime_support = MimeSupport::try_from(m)
+                .map_err(|_| ParseError::BadValue(airsync::MIME_SUPPORT))?;
         }
         if let Some(t) = self.truncation {
             o.truncation =

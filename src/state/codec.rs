@@ -147,7 +147,12 @@ mod tests {
     #[test]
     fn round_trip_and_corruption() {
         let mut w = Writer::new(3);
-        w.u64(0).u64(300).u64(u64::MAX).bool(true).str("héllo").u32(7);
+        w.u64(0)
+            .u64(300)
+            .u64(u64::MAX)
+            .bool(true)
+            .str("héllo")
+            .u32(7);
         let buf = w.finish();
         let mut r = Reader::new(&buf, 3).unwrap();
         assert_eq!(r.u64().unwrap(), 0);

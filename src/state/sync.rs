@@ -155,7 +155,11 @@ pub struct CollectionState {
 /// and before the response leaves.
 pub trait SyncStates: Send + Sync {
     fn hierarchy(&self, dev: DeviceRef<'_>) -> Result<Option<HierarchyState>, SyncStateError>;
-    fn put_hierarchy(&self, dev: DeviceRef<'_>, state: &HierarchyState) -> Result<(), SyncStateError>;
+    fn put_hierarchy(
+        &self,
+        dev: DeviceRef<'_>,
+        state: &HierarchyState,
+    ) -> Result<(), SyncStateError>;
     fn collection(
         &self,
         dev: DeviceRef<'_>,
@@ -220,7 +224,10 @@ fn put_hierarchy(w: &mut Writer, h: &HierarchySnapshot) {
     put_key(w, h.key);
     w.u64(h.folders.len() as u64);
     for f in &h.folders {
-        w.u32(f.id).u32(f.parent).str(&f.name).u32(u32::from(f.kind));
+        w.u32(f.id)
+            .u32(f.parent)
+            .str(&f.name)
+            .u32(u32::from(f.kind));
     }
 }
 

@@ -210,7 +210,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(s.held(a, 5).unwrap().contains(3), "held kept when not given");
+        assert!(
+            s.held(a, 5).unwrap().contains(3),
+            "held kept when not given"
+        );
         s.forget(a, 5).unwrap();
         assert!(s.collection(a, 5).unwrap().is_none());
         assert!(s.hierarchy(a).unwrap().is_none());

@@ -158,9 +158,10 @@ fn resolve_options(
     }
     match stored.filter(|s| !s.options.is_empty()) {
         Some(s) => {
-            let el = wbxml::decode(&s.options)
-                .map_err(|e| EngineError::StoredOptions(e.to_string()))?;
-            let o = ItemOptions::parse(&el).map_err(|e| EngineError::StoredOptions(e.to_string()))?;
+            let el =
+                wbxml::decode(&s.options).map_err(|e| EngineError::StoredOptions(e.to_string()))?;
+            let o =
+                ItemOptions::parse(&el).map_err(|e| EngineError::StoredOptions(e.to_string()))?;
             Ok((o, s.options.clone()))
         }
         None => Ok((ItemOptions::default(), Vec::new())),
@@ -198,7 +199,12 @@ fn run_collection(
     let (options, options_bytes) = resolve_options(req, stored.as_ref())?;
     let email_opts = match options.email(ctx.version) {
         Ok(o) => o,
-        Err(ParseError::BadValue(_) | ParseError::Missing(_) | ParseError::BadId(..) | ParseError::WrongRoot { .. }) => {
+        Err(
+            ParseError::BadValue(_)
+            | ParseError::Missing(_)
+            | ParseError::BadId(..)
+            | ParseError::WrongRoot { .. },
+        ) => {
             return Ok(only(CollectionResponse::status(
                 id.clone(),
                 SyncStatus::ProtocolError,
@@ -207,7 +213,8 @@ fn run_collection(
     };
     let filter = options.filter_type.unwrap_or(0);
     let min_time = options::min_time(filter, ctx.app.config.limits.max_mail_age_days, ctx.now);
-    let class = (ctx.version < ProtocolVersion::V12_1).then(|| folder.kind.class().name().to_string());
+    let class =
+        (ctx.version < ProtocolVersion::V12_1).then(|| folder.kind.class().name().to_string());
 
     let Some(k) = key_no(key) else {
         let modseq = backend.refresh(folder)?;
@@ -336,8 +343,8 @@ fn run_collection(
                 let status = match lookup(ctx, folder, server_id)? {
                     None => SyncStatus::ObjectNotFound,
                     Some(item) => {
-                        let moved_on = item.modseq > base.modseq
-                            && !echoed(&echo, item.uid.0, item.modseq);
+                        let moved_on =
+                            item.modseq > base.modseq && !echoed(&echo, item.uid.0, item.modseq);
                         if moved_on && options.server_wins() {
                             SyncStatus::Conflict
                         } else {
@@ -405,7 +412,11 @@ fn run_collection(
     let mut more = false;
     if get_changes {
         'log: loop {
-            let page = match ctx.app.index.changes_since(folder.coll, cursor, window + 32) {
+            let page = match ctx
+                .app
+                .index
+                .changes_since(folder.coll, cursor, window + 32)
+            {
                 Ok(p) => p,
                 Err(IndexError::CursorOutOfRange { .. }) => return Ok(invalid_key()),
                 Err(e) => return Err(e.into()),
@@ -421,8 +432,12 @@ fn run_collection(
                         if !echoed(&echo, uid, item.modseq) {
                             let sid = ServerId::item(folder.id, uid);
                             if held.contains(uid) {
-                                let data =
-                                    backend.render_change(folder, &item, sid.as_str(), &email_opts)?;
+                                let data = backend.render_change(
+                                    folder,
+                                    &item,
+                                    sid.as_str(),
+                                    &email_opts,
+                                )?;
                                 commands.push(ServerCommand::Change {
                                     server_id: sid,
                                     data,
@@ -462,7 +477,14 @@ fn run_collection(
                 break;
             }
         }
-        if let (false, Backfill::Pending { min_time: oldest, after }) = (more, backfill) {
+        if let (
+            false,
+            Backfill::Pending {
+                min_time: oldest,
+                after,
+            },
+        ) = (more, backfill)
+        {
             let mut after = after;
             loop {
                 let left = window.saturating_sub(commands.len());
@@ -607,4 +629,3 @@ fn client_response(coll: u32, r: &ClientResult) -> Option<ClientResponse> {
         },
     })
 }
-

@@ -106,7 +106,8 @@ fn run(app: &App, req: &Request, parsed: SyncRequest) -> Reply {
         .clamp(1, MAX_WINDOW * 4) as usize;
     let mut prepared = Vec::with_capacity(request.collections.len());
     for c in &request.collections {
-        let window = (c.window_size.unwrap_or(DEFAULT_WINDOW).clamp(1, MAX_WINDOW) as usize).min(left);
+        let window =
+            (c.window_size.unwrap_or(DEFAULT_WINDOW).clamp(1, MAX_WINDOW) as usize).min(left);
         let p = engine::run(&ctx, c, window);
         if let Some(r) = &p.response {
             left = left.saturating_sub(r.commands.len()).max(1);

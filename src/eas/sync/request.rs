@@ -9,20 +9,10 @@ use crate::wbxml::tags::airsync;
 /// A client change in a collection's Commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientCommand {
-    Add {
-        client_id: ClientId,
-        data: Element,
-    },
-    Change {
-        server_id: ServerId,
-        data: Element,
-    },
-    Delete {
-        server_id: ServerId,
-    },
-    Fetch {
-        server_id: ServerId,
-    },
+    Add { client_id: ClientId, data: Element },
+    Change { server_id: ServerId, data: Element },
+    Delete { server_id: ServerId },
+    Fetch { server_id: ServerId },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -263,6 +253,9 @@ mod tests {
         let cached = r.to_cache();
         assert!(cached.collections[0].commands.is_empty());
         assert_eq!(cached.collections[0].sync_key, None);
-        assert_eq!(SyncRequest::parse(&Element::new(airsync::SYNC)), Ok(SyncRequest::default()));
+        assert_eq!(
+            SyncRequest::parse(&Element::new(airsync::SYNC)),
+            Ok(SyncRequest::default())
+        );
     }
 }

@@ -82,13 +82,13 @@ impl<'a> MailBackend<'a> {
             .read(mail_folder(folder), &message_ref(item)?)?)
     }
 
-    /// Moves a message to another mail folder keeping its flags; returns its new uid there.
+    /// Moves a message to another mail folder keeping its flags; returns it as it is there now.
     pub fn move_item(
         &self,
         from: &Folder,
         item: &Item,
         to: &Folder,
-    ) -> Result<crate::state::index::Uid, BackendError> {
+    ) -> Result<Created, BackendError> {
         let index = &self.account.app.index;
         let msg = message_ref(item)?;
         let moved = self
@@ -97,7 +97,10 @@ impl<'a> MailBackend<'a> {
             .move_to(mail_folder(from), &msg, mail_folder(to))?;
         note_removed(index, from.coll, &msg.key)?;
         let noted = note_message(index, to.coll, &moved)?;
-        noted.uid.ok_or(BackendError::NotFound)
+        Ok(Created {
+            uid: noted.uid.ok_or(BackendError::NotFound)?,
+            modseq: noted.modseq,
+        })
     }
 
     /// Deletes every message of a folder (and with `subfolders` its subfolders).

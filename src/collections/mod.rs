@@ -5,7 +5,7 @@
 mod backend;
 pub mod mail;
 
-pub use backend::{BackendError, ItemBackend};
+pub use backend::{BackendError, Created, ItemBackend};
 
 use crate::app::App;
 use crate::state::index::{Collection, IndexError};

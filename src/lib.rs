@@ -1,6 +1,8 @@
 //! easd: an Exchange ActiveSync server for data that already lives on the box
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
+pub mod state;
+pub mod store;
 pub mod version;
 pub mod wbxml;
 

@@ -3,6 +3,7 @@
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::device::Devices;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Live counters, readable by tests and the admin through /debug/stats on loopback.
@@ -28,14 +29,17 @@ pub struct App {
     pub config: Config,
     pub auth: Authenticator,
     pub stats: Stats,
+    /// Device registry, policies, ABQ rules over the state database (`devices.db()`).
+    pub devices: Devices,
 }
 
 impl App {
-    pub fn new(config: Config) -> App {
+    pub fn new(config: Config, devices: Devices) -> App {
         App {
             config,
             auth: Authenticator::new(),
             stats: Stats::default(),
+            devices,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod device;
 pub mod eas;
 pub mod http;
 pub mod logger;

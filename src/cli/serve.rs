@@ -2,6 +2,7 @@
 
 use super::{Args, CliError};
 use crate::app::App;
+use crate::device::{Devices, Environment, control};
 use crate::http::{self, tls::Tls};
 use smol::Executor;
 use smol::stream::StreamExt;
@@ -23,7 +24,17 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         )),
         _ => None,
     };
-    let app = Arc::new(App::new(config));
+    let db = crate::state::open_db(
+        &config.state_path(),
+        (config.state.cache_mib as usize) << 20,
+    )
+    .map_err(|e| failed(format!("{}: {e}", config.state_path().display())))?;
+    let devices = Devices::open(Arc::new(db), Environment::from_config(&config))
+        .map_err(|e| failed(e.to_string()))?;
+    let app = Arc::new(App::new(config, devices));
+    let socket = control::socket_path(&app.config.server.data_dir);
+    let listener = control::bind(&socket)
+        .map_err(|e| failed(format!("control socket {}: {e}", socket.display())))?;
     let ex = Arc::new(Executor::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
     for i in 1..threads {
@@ -37,6 +48,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         let bound = http::start(app.clone(), ex.clone(), tls.clone())
             .await
             .map_err(|e| failed(e.to_string()))?;
+        let admin = app.clone();
+        let handler: Arc<control::Handler> = Arc::new(move |args: &[String]| {
+            super::admin::execute(&admin.devices, args).map_err(|e| e.to_string())
+        });
+        ex.spawn(control::serve(listener, handler)).detach();
         for (addr, is_tls) in &bound {
             log::info!(
                 "listening on {}://{addr}",

@@ -3,7 +3,9 @@
 pub mod command;
 pub mod dispatch;
 pub mod endpoint;
+pub mod provision;
 pub mod query;
+pub mod settings;
 
 pub use command::Command;
 pub use query::EasQuery;

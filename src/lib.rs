@@ -1,20 +1,23 @@
 //! easd: an Exchange ActiveSync server for data that already lives on the box
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod demo;
+pub mod device;
+pub mod eas;
+pub mod http;
+pub mod items;
+pub mod logger;
+pub mod outbound;
+pub mod push;
+pub mod router;
 pub mod state;
 pub mod store;
 pub mod version;
 pub mod wbxml;
 
 pub use version::ProtocolVersion;
-pub mod app;
-pub mod auth;
-pub mod cli;
-pub mod client;
-pub mod config;
-pub mod device;
-pub mod eas;
-pub mod http;
-pub mod logger;
-pub mod push;
-pub mod router;

@@ -2,7 +2,7 @@
 
 use super::{Args, CliError};
 use crate::app::App;
-use crate::device::{Devices, Environment, control};
+use crate::device::control;
 use crate::http::{self, tls::Tls};
 use smol::Executor;
 use smol::stream::StreamExt;
@@ -18,20 +18,16 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             config.server.data_dir.display()
         ))
     })?;
+    if config.demo.seed {
+        crate::demo::seed(&config).map_err(|e| failed(format!("demo seed: {e}")))?;
+    }
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) if !config.server.tls_listen.is_empty() => Some(Arc::new(
             Tls::load(cert, key).map_err(|e| failed(e.to_string()))?,
         )),
         _ => None,
     };
-    let db = crate::state::open_db(
-        &config.state_path(),
-        (config.state.cache_mib as usize) << 20,
-    )
-    .map_err(|e| failed(format!("{}: {e}", config.state_path().display())))?;
-    let devices = Devices::open(Arc::new(db), Environment::from_config(&config))
-        .map_err(|e| failed(e.to_string()))?;
-    let app = Arc::new(App::new(config, devices));
+    let app = Arc::new(App::open(config).map_err(|e| failed(e.to_string()))?);
     let socket = control::socket_path(&app.config.server.data_dir);
     let listener = control::bind(&socket)
         .map_err(|e| failed(format!("control socket {}: {e}", socket.display())))?;

@@ -2,6 +2,9 @@
 //! redb database. Message bodies and PIM items never go in here: the Maildir
 //! and vdir folders stay the only copy of user data.
 
+pub mod index;
+pub mod mail;
+
 use std::fmt;
 use std::path::Path;
 

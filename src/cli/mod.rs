@@ -41,7 +41,7 @@ stopped; ID is a DeviceId, or USER/ID when several users have it):
   easd abq rm|enable|disable --config F RULE
   easd policy show|inherit --config F --level global|domain:D|user:U|device:ID
   easd policy set --config F --level LEVEL key=value ...
-                                     keys: see `easd policy show --level global`
+  easd policy keys --config F        every key, its default (no constraint) and meaning
 
   easd --version                     print the version
   easd help                          this text

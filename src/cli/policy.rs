@@ -3,12 +3,16 @@
 use super::admin::{assignments, failed, positional};
 use super::{Args, CliError};
 use crate::device::Devices;
+use crate::device::policy::PolicyKey;
 use crate::device::policy::levels::{self, Level, Source};
 use std::fmt::Write;
 
 pub fn execute(devices: &Devices, args: &Args) -> Result<String, CliError> {
     let db = devices.db();
     let base = devices.env().base_policy();
+    if positional(args, 0, "a policy command")? == "keys" {
+        return Ok(keys());
+    }
     let level_text = args.value("level").ok_or_else(|| {
         CliError::Usage("--level global|domain:D|user:U|device:ID is required".into())
     })?;
@@ -37,6 +41,21 @@ pub fn execute(devices: &Devices, args: &Args) -> Result<String, CliError> {
         }
         other => Err(CliError::Usage(format!("unknown policy command {other:?}"))),
     }
+}
+
+/// Every key with its default and what it means.
+fn keys() -> String {
+    let mut out = String::new();
+    for key in PolicyKey::ALL {
+        let _ = writeln!(
+            out,
+            "{:<46} {:<8} {}",
+            key.name(),
+            key.default_value().to_string(),
+            key.help()
+        );
+    }
+    out
 }
 
 fn show(

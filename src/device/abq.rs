@@ -231,15 +231,6 @@ pub fn global(db: &redb::Database) -> Result<Access, DeviceError> {
     Ok(tables::read(db, ABQ_GLOBAL, "global")?.unwrap_or(Access::Allow))
 }
 
-pub fn read_global(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-) -> Result<Access, DeviceError> {
-    match table.get("global")? {
-        Some(v) => tables::decode(ABQ_GLOBAL.name(), "global", v.value()),
-        None => Ok(Access::Allow),
-    }
-}
-
 pub fn set_global(db: &redb::Database, access: Access) -> Result<(), DeviceError> {
     tables::write(db, ABQ_GLOBAL, "global", Some(&access))
 }

@@ -68,10 +68,6 @@ impl DeviceKey {
         &self.id
     }
 
-    pub fn domain(&self) -> &str {
-        self.user.rsplit_once('@').map_or("", |(_, d)| d)
-    }
-
     /// The storage key: `user/id` (addresses never contain '/').
     pub fn storage(&self) -> String {
         format!("{}/{}", self.user, self.id)
@@ -101,7 +97,6 @@ mod tests {
     fn keys_round_trip() {
         let k = DeviceKey::parse("Alice@Example.com/dev1").unwrap();
         assert_eq!(k.user(), "alice@example.com");
-        assert_eq!(k.domain(), "example.com");
         assert_eq!(k.storage(), "alice@example.com/dev1");
         assert_eq!(DeviceKey::parse(&k.storage()).unwrap(), k);
         assert!(DeviceKey::parse("nouser/dev1").is_err());

@@ -73,9 +73,10 @@ impl Notice<'_> {
 pub fn message(env: &Environment, to: &str, subject: &str, body: &str, now: u64) -> Vec<u8> {
     use ring::rand::SecureRandom;
     let mut id = [0u8; 12];
-    // A failed random fill leaves zeros; the date still makes the id unique enough for a notice.
+    // A failed random fill leaves zeros; the time in the id still tells notices apart.
     let _ = ring::rand::SystemRandom::new().fill(&mut id);
     let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let id = format!("{now}.{id}");
     // Header values come from device data: keep them on one line.
     let clean = |s: &str| s.replace(['\r', '\n'], " ");
     format!(

@@ -250,14 +250,6 @@ pub fn list(db: &redb::Database, user: Option<&str>) -> Result<Vec<Device>, Devi
         .collect())
 }
 
-/// The devices a user is shown (blocked and quarantined ones are not).
-pub fn owner_view(db: &redb::Database, user: &str) -> Result<Vec<Device>, DeviceError> {
-    Ok(list(db, Some(user))?
-        .into_iter()
-        .filter(Device::visible_to_owner)
-        .collect())
-}
-
 pub fn wiped(db: &redb::Database) -> Result<Vec<Wiped>, DeviceError> {
     Ok(tables::read_all(db, WIPED)?
         .into_iter()

@@ -47,14 +47,22 @@ fn protocol_headers(r: &mut Response<Body>) {
 async fn options(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Response<Body> {
     // Credentials are optional for discovery, but wrong ones are refused: Android validates an
     // account with OPTIONS and must learn that the password is wrong.
-    if req.headers().contains_key(header::AUTHORIZATION)
-        && let Err(e) = authenticate(app, req).await
-    {
-        log::info!("OPTIONS refused: {e}");
-        return unauthorized_response();
+    let mut highest = None;
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        match authenticate(app, req).await {
+            Ok(user) => highest = highest_version(app, user).await,
+            Err(e) => {
+                log::info!("OPTIONS refused: {e}");
+                return unauthorized_response();
+            }
+        }
     }
     let mut r = http::empty(200);
-    let versions: Vec<&str> = ProtocolVersion::ALL.iter().map(|v| v.as_str()).collect();
+    let versions: Vec<&str> = ProtocolVersion::ALL
+        .iter()
+        .filter(|v| highest.is_none_or(|h| **v <= h))
+        .map(|v| v.as_str())
+        .collect();
     let commands = dispatch::IMPLEMENTED
         .iter()
         .map(|c| c.name())
@@ -71,6 +79,25 @@ async fn options(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Response<Bod
     }
     protocol_headers(&mut r);
     r
+}
+
+/// The policy's "highest protocol version" for the user (the guide's remedy for a device that
+/// misbehaves with newer versions): OPTIONS then offers nothing above it.
+async fn highest_version(app: &Arc<App>, user: String) -> Option<ProtocolVersion> {
+    use device::policy::{Level, PolicyKey, levels};
+    let app = app.clone();
+    smol::unblock(move || {
+        let base = app.devices.env().base_policy();
+        let level = Level::User(user.to_ascii_lowercase());
+        match levels::resolve(app.devices.db(), &base, &level) {
+            Ok(r) => r.settings.version(PolicyKey::MaxProtocolVersion),
+            Err(e) => {
+                log::warn!("OPTIONS: {e}");
+                None
+            }
+        }
+    })
+    .await
 }
 
 async fn authenticate(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Result<String, AuthError> {

@@ -116,6 +116,7 @@ fn run(
         });
     }
 
+    let mut notify_refusal = false;
     let response = match parsed {
         ProvisionRequest::Empty
         | ProvisionRequest::Download {
@@ -207,12 +208,9 @@ fn run(
                 };
                 p.pending_key = None;
                 p.key = None;
-                let notify_now = !p.refusal_notified;
+                notify_refusal = !p.refusal_notified;
                 p.refusal_notified = true;
                 log::info!("{key}: policy {}: refused entry", p.status);
-                if notify_now {
-                    notify::send(env, &Notice::PolicyRefused(&device));
-                }
                 ProvisionResponse::status_only(ProvisionStatus::NotFullyProvisionable)
             }
         }
@@ -222,5 +220,8 @@ fn run(
     };
     txn.put(&device)?;
     txn.commit()?;
+    if notify_refusal {
+        notify::send(env, &Notice::PolicyRefused(&device));
+    }
     Ok(response)
 }

@@ -41,11 +41,6 @@ impl Level {
         }
     }
 
-    /// The levels that apply to one device, most specific first.
-    pub fn chain_for(key: &DeviceKey) -> Vec<Level> {
-        Level::Device(key.clone()).chain()
-    }
-
     /// This level and every level above it, most specific first.
     pub fn chain(&self) -> Vec<Level> {
         let mut out = vec![self.clone()];

@@ -52,13 +52,6 @@ impl PolicySettings {
         }
     }
 
-    pub fn list(&self, key: PolicyKey) -> Vec<String> {
-        match self.get(key) {
-            Value::List(l) => l,
-            _ => Vec::new(),
-        }
-    }
-
     pub fn version(&self, key: PolicyKey) -> Option<ProtocolVersion> {
         match self.get(key) {
             Value::Version(v) => v,

@@ -119,62 +119,112 @@ pub fn check(devices: &Devices, req: &Request) -> Verdict {
     }
 }
 
+/// Last-seen times younger than this are not written again: most requests then need no write.
+const SEEN_GRANULARITY_SECS: u64 = 60;
+
+/// Everything the gate reads besides the device record.
+struct Context<'a> {
+    req: &'a Request,
+    key: DeviceKey,
+    policy: PolicySettings,
+    rules: Vec<abq::Rule>,
+    global: Access,
+    info: Option<super::registry::DeviceInfo>,
+    now: u64,
+}
+
+/// The gate's judgement of one request against one state of the device record.
+struct Judged {
+    device: Device,
+    verdict: Verdict,
+    notices: Vec<NoticeKind>,
+    /// Only the last-seen time and protocol version moved (bookkeeping a crash may lose).
+    only_seen: bool,
+}
+
 fn check_device(devices: &Devices, req: &Request) -> Result<Verdict, DeviceError> {
-    let key = DeviceKey::new(&req.user, DeviceId::parse(&req.query.device_id)?);
     let db = devices.db();
     let env = devices.env();
-    let now = time::now();
-    let policy = policy::levels::for_device(db, &env.base_policy(), &key)?;
-    let rules = abq::rules(db)?;
-    let global = abq::global(db)?;
-    let info = crate::eas::settings::device_info_in(req.query.cmd, req.tree.as_ref());
-
-    let mut txn = Txn::begin(db)?;
-    let existing = txn.get(&key)?;
-    let mut device = match &existing {
-        Some(d) => d.clone(),
-        None => {
-            if let Some(max) = policy.number(PolicyKey::MaxDevices) {
-                let have = registry::count(&txn.devices()?, key.user())?;
-                if i64::try_from(have).unwrap_or(i64::MAX) >= max {
-                    log::info!(
-                        "{} [{}] refused: the user already has {have} devices (limit {max})",
-                        key.id(),
-                        key.user()
-                    );
-                    return Ok(Verdict::Answer(status_answer(
-                        req.query.cmd,
-                        req.version,
-                        CommonStatus::MaximumDevicesReached,
-                    )));
-                }
-            }
-            txn.forget_wiped(&key)?;
-            log::info!(
-                "{} [{}] new device ({})",
-                key.id(),
-                key.user(),
-                req.query.device_type
-            );
-            Device::new(&key, &req.query.device_type, &req.user_agent, now)
-        }
+    let key = DeviceKey::new(&req.user, DeviceId::parse(&req.query.device_id)?);
+    let cx = Context {
+        policy: policy::levels::for_device(db, &env.base_policy(), &key)?,
+        rules: abq::rules(db)?,
+        global: abq::global(db)?,
+        info: crate::eas::settings::device_info_in(req.query.cmd, req.tree.as_ref()),
+        now: time::now(),
+        key,
+        req,
     };
+    // The usual request changes nothing worth writing: judge it on a read snapshot first.
+    if let Some(existing) = registry::get(db, &cx.key)? {
+        let recent = cx.now.saturating_sub(existing.last_seen) < SEEN_GRANULARITY_SECS
+            && existing.protocol == req.version.as_str();
+        let judged = judge(&cx, Some(existing));
+        if judged.only_seen && recent && judged.notices.is_empty() {
+            return Ok(judged.verdict);
+        }
+    }
+    let mut txn = Txn::begin(db)?;
+    let existing = txn.get(&cx.key)?;
+    if existing.is_none() {
+        if let Some(max) = cx.policy.number(PolicyKey::MaxDevices) {
+            let have = registry::count(&txn.devices()?, cx.key.user())?;
+            if i64::try_from(have).unwrap_or(i64::MAX) >= max {
+                log::info!(
+                    "{} [{}] refused: the user already has {have} devices (limit {max})",
+                    cx.key.id(),
+                    cx.key.user()
+                );
+                return Ok(Verdict::Answer(status_answer(
+                    req.query.cmd,
+                    req.version,
+                    CommonStatus::MaximumDevicesReached,
+                )));
+            }
+        }
+        txn.forget_wiped(&cx.key)?;
+        log::info!(
+            "{} [{}] new device ({})",
+            cx.key.id(),
+            cx.key.user(),
+            req.query.device_type
+        );
+    }
+    let judged = judge(&cx, existing);
+    if judged.only_seen {
+        txn.relax()?;
+    }
+    txn.put(&judged.device)?;
+    txn.commit()?;
+    for n in judged.notices {
+        let notice = match n {
+            NoticeKind::Quarantined => Notice::Quarantined(&judged.device),
+            NoticeKind::PolicyRefused => Notice::PolicyRefused(&judged.device),
+        };
+        notify::send(env, &notice);
+    }
+    Ok(judged.verdict)
+}
+
+/// Updates the record with what the request tells and decides what the request gets.
+fn judge(cx: &Context, existing: Option<Device>) -> Judged {
+    let req = cx.req;
+    let mut device = existing
+        .clone()
+        .unwrap_or_else(|| Device::new(&cx.key, &req.query.device_type, &req.user_agent, cx.now));
     device.device_type = req.query.device_type.to_string();
     device.user_agent.clone_from(&req.user_agent);
     device.protocol = req.version.to_string();
-    device.last_seen = now;
-    if let Some(info) = &info {
+    device.last_seen = cx.now;
+    if let Some(info) = &cx.info {
         device.info.merge(info);
     }
 
-    let decision = abq::evaluate(&rules, global, &Subject::of(&device));
+    let decision = abq::evaluate(&cx.rules, cx.global, &Subject::of(&device));
     let (access, reason) = match device.admin_access {
         Some(a) => (a, "set by the administrator".to_string()),
         None => (decision.access, decision.reason),
     };
-    if access != device.access {
-        log::info!("{} [{}] access {access}: {reason}", key.id(), key.user());
-    }
     device.access = access;
     device.access_reason = reason;
 
@@ -185,27 +235,19 @@ fn check_device(devices: &Devices, req: &Request) -> Result<Verdict, DeviceError
     } else if access != Access::Quarantine {
         device.quarantine_notified = false;
     }
-    let verdict = decide(&mut device, req, &policy, now, &mut notices);
-
+    let verdict = decide(&mut device, req, &cx.policy, cx.now, &mut notices);
     let only_seen = existing.as_ref().is_some_and(|old| {
         let mut same = old.clone();
         same.last_seen = device.last_seen;
         same.protocol.clone_from(&device.protocol);
         same == device
     });
-    if only_seen {
-        txn.relax()?;
+    Judged {
+        device,
+        verdict,
+        notices,
+        only_seen,
     }
-    txn.put(&device)?;
-    txn.commit()?;
-    for n in notices {
-        let notice = match n {
-            NoticeKind::Quarantined => Notice::Quarantined(&device),
-            NoticeKind::PolicyRefused => Notice::PolicyRefused(&device),
-        };
-        notify::send(env, &notice);
-    }
-    Ok(verdict)
 }
 
 enum NoticeKind {

@@ -4,6 +4,7 @@
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::device::{Devices, Environment};
 use crate::push::Hub;
 use crate::state::index::{ChangeIndex, IndexError, IndexOptions};
 use crate::state::sync::{SyncStateError, SyncStates};
@@ -41,6 +42,7 @@ pub enum AppError {
     State(StateError),
     Index(IndexError),
     SyncState(SyncStateError),
+    Devices(crate::device::DeviceError),
 }
 
 impl fmt::Display for AppError {
@@ -49,6 +51,7 @@ impl fmt::Display for AppError {
             AppError::State(e) => e.fmt(f),
             AppError::Index(e) => write!(f, "change index: {e}"),
             AppError::SyncState(e) => write!(f, "sync state: {e}"),
+            AppError::Devices(e) => write!(f, "device registry: {e}"),
         }
     }
 }
@@ -88,7 +91,9 @@ pub struct App {
     pub sync_states: Box<dyn SyncStates>,
     pub hub: Arc<Hub>,
     stores: Mutex<HashMap<String, Arc<Maildir>>>,
-    devices: DeviceLocks,
+    device_locks: DeviceLocks,
+    /// Device registry, policies, ABQ rules, Out-of-Office over `db`.
+    pub devices: Devices,
 }
 
 impl App {
@@ -102,6 +107,8 @@ impl App {
         let index =
             ChangeIndex::open(db.clone(), IndexOptions::default()).map_err(AppError::Index)?;
         let sync_states = Box::new(RedbSyncStates::open(db.clone()).map_err(AppError::SyncState)?);
+        let devices = Devices::open(db.clone(), Environment::from_config(&config))
+            .map_err(AppError::Devices)?;
         Ok(App {
             config,
             auth: Authenticator::new(),
@@ -111,7 +118,8 @@ impl App {
             sync_states,
             hub: Hub::new(),
             stores: Mutex::new(HashMap::new()),
-            devices: DeviceLocks::default(),
+            device_locks: DeviceLocks::default(),
+            devices,
         })
     }
 
@@ -143,6 +151,6 @@ impl App {
 
     /// Serialises the requests of one device; hold the guard while reading and writing its state.
     pub async fn lock_device(&self, user: &str, device: &str) -> smol::lock::MutexGuardArc<()> {
-        self.devices.lock(user, device).await
+        self.device_locks.lock(user, device).await
     }
 }

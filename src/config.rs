@@ -27,6 +27,10 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub demo: DemoConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub devices: DevicesConfig,
     /// The smarthost for mail to non-local recipients; without it only local delivery works.
     #[serde(default)]
     pub smtp: Option<crate::outbound::SmtpConfig>,
@@ -198,6 +202,21 @@ pub struct DemoConfig {
     pub seed: bool,
 }
 
+/// Who hears about device events (wipes, refused policies).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The administrator's address; notices land in its INBOX when it is a configured user.
+    pub email: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DevicesConfig {
+    /// Most devices one user may sync (the default under the policy's `max_devices`); none when unset.
+    pub max_per_user: Option<u32>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
@@ -332,6 +351,18 @@ impl Config {
                 format!(
                     "{:?} is not one of error, warn, info, debug, trace",
                     level.get_ref()
+                ),
+            ));
+        }
+        if let Some(admin) = &self.admin.email
+            && !valid_email(admin.get_ref())
+        {
+            return Err(invalid(
+                "admin.email",
+                Some(admin.span()),
+                format!(
+                    "{:?} is not an address like name@example.com",
+                    admin.get_ref()
                 ),
             ));
         }

@@ -8,6 +8,7 @@ pub mod client;
 pub mod collections;
 pub mod config;
 pub mod demo;
+pub mod device;
 pub mod eas;
 pub mod http;
 pub mod items;

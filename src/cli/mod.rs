@@ -1,7 +1,11 @@
 //! The `easd` command line: a subcommand, then `--flag value` pairs and positional arguments.
 
+mod abq;
+mod admin;
 mod deliver;
+mod device;
 mod notify;
+mod policy;
 mod serve;
 
 use std::collections::HashMap;
@@ -20,6 +24,28 @@ Usage:
                                      wake the user's Direct Push (FOLDER: INBOX, Sent, dav:calendar, * ...)
   easd deliver --config FILE EMAIL [--folder NAME]
                                      store the message on stdin in EMAIL's Maildir
+
+Device management (through the running server's control socket, or on the database when it is
+stopped; ID is a DeviceId, or USER/ID when several users have it):
+  easd device list --config F [--user U] [--json]
+  easd device show|log --config F ID
+  easd device allow|block|quarantine|remove|wipe|account-wipe --config F ID
+  easd device set --config F ID [key=value ...]
+                                     folder options and filters: groupware=default|all|all-as-mail
+                                     mail_folders=default|all archives= public= shared= html=
+                                     attachments= (true|false) mail_sync_days= calendar_days=
+                                     max_attachment_bytes= (N|none) truncation=-1|0|N
+  easd device similar --config F ID --on os|model|type [--action A]
+                                     ABQ rule for devices like this one
+  easd abq list --config F
+  easd abq global --config F --action allow|block|quarantine
+  easd abq add --config F --on os|model|type|domain|user --value V
+                --action allow|block|quarantine [--description D]
+  easd abq rm|enable|disable --config F RULE
+  easd policy show|inherit --config F --level global|domain:D|user:U|device:ID
+  easd policy set --config F --level LEVEL key=value ...
+  easd policy keys --config F        every key, its default (no constraint) and meaning
+
   easd --version                     print the version
   easd help                          this text
 ";
@@ -119,6 +145,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         "serve" => serve::run(&Args::parse(rest, &["config"])?),
         "notify" => notify::run(&Args::parse(rest, &["config"])?),
         "deliver" => deliver::run(&Args::parse(rest, &["config", "folder"])?),
+        group @ ("device" | "abq" | "policy") => admin::run(group, rest),
         "check-config" => {
             let args = Args::parse(rest, &["config"])?;
             let path = args.config_path()?;

@@ -2,6 +2,7 @@
 
 use super::{Args, CliError};
 use crate::app::App;
+use crate::device::control;
 use crate::http::{self, tls::Tls};
 use smol::Executor;
 use smol::stream::StreamExt;
@@ -27,6 +28,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         _ => None,
     };
     let app = Arc::new(App::open(config).map_err(|e| failed(e.to_string()))?);
+    let socket = control::socket_path(&app.config.server.data_dir);
+    let listener = control::bind(&socket)
+        .map_err(|e| failed(format!("control socket {}: {e}", socket.display())))?;
     let ex = Arc::new(Executor::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
     for i in 1..threads {
@@ -40,6 +44,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         let bound = http::start(app.clone(), ex.clone(), tls.clone())
             .await
             .map_err(|e| failed(e.to_string()))?;
+        let admin = app.clone();
+        let handler: Arc<control::Handler> = Arc::new(move |args: &[String]| {
+            super::admin::execute(&admin.devices, args).map_err(|e| e.to_string())
+        });
+        ex.spawn(control::serve(listener, handler)).detach();
         for (addr, is_tls) in &bound {
             log::info!(
                 "listening on {}://{addr}",

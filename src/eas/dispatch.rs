@@ -2,7 +2,7 @@
 
 use super::{
     Command, Reply, Request, foldersync, getattachment, getitemestimate, itemoperations, moveitems,
-    sync,
+    provision, settings, sync,
 };
 use crate::app::App;
 use std::sync::Arc;
@@ -14,7 +14,9 @@ pub const IMPLEMENTED: &[Command] = &[
     Command::FolderSync,
     Command::MoveItems,
     Command::GetItemEstimate,
+    Command::Settings,
     Command::ItemOperations,
+    Command::Provision,
 ];
 
 pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
@@ -25,6 +27,9 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::GetItemEstimate => getitemestimate::handle(app, req).await,
         Command::ItemOperations => itemoperations::handle(app, req).await,
         Command::GetAttachment => getattachment::handle(app, req).await,
+        // Both touch the state database and may deliver a notice: off the async threads.
+        Command::Provision => smol::unblock(move || provision::handle(&app.devices, &req)).await,
+        Command::Settings => smol::unblock(move || settings::handle(&app.devices, &req)).await,
         _ => {
             log::info!(
                 "{} [{}] {}: not implemented",

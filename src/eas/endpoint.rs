@@ -5,6 +5,7 @@ use super::{Command, EasQuery, Reply, Request, dispatch};
 use crate::ProtocolVersion;
 use crate::app::App;
 use crate::auth::{AuthError, Credentials};
+use crate::device;
 use crate::http::{self, Body, Peer, body};
 use crate::wbxml;
 use hyper::body::Incoming;
@@ -46,14 +47,22 @@ fn protocol_headers(r: &mut Response<Body>) {
 async fn options(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Response<Body> {
     // Credentials are optional for discovery, but wrong ones are refused: Android validates an
     // account with OPTIONS and must learn that the password is wrong.
-    if req.headers().contains_key(header::AUTHORIZATION)
-        && let Err(e) = authenticate(app, req).await
-    {
-        log::info!("OPTIONS refused: {e}");
-        return unauthorized_response();
+    let mut highest = None;
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        match authenticate(app, req).await {
+            Ok(user) => highest = highest_version(app, user).await,
+            Err(e) => {
+                log::info!("OPTIONS refused: {e}");
+                return unauthorized_response();
+            }
+        }
     }
     let mut r = http::empty(200);
-    let versions: Vec<&str> = ProtocolVersion::ALL.iter().map(|v| v.as_str()).collect();
+    let versions: Vec<&str> = ProtocolVersion::ALL
+        .iter()
+        .filter(|v| highest.is_none_or(|h| **v <= h))
+        .map(|v| v.as_str())
+        .collect();
     let commands = dispatch::IMPLEMENTED
         .iter()
         .map(|c| c.name())
@@ -70,6 +79,25 @@ async fn options(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Response<Bod
     }
     protocol_headers(&mut r);
     r
+}
+
+/// The policy's "highest protocol version" for the user (the guide's remedy for a device that
+/// misbehaves with newer versions): OPTIONS then offers nothing above it.
+async fn highest_version(app: &Arc<App>, user: String) -> Option<ProtocolVersion> {
+    use device::policy::{Level, PolicyKey, levels};
+    let app = app.clone();
+    smol::unblock(move || {
+        let base = app.devices.env().base_policy();
+        let level = Level::User(user.to_ascii_lowercase());
+        match levels::resolve(app.devices.db(), &base, &level) {
+            Ok(r) => r.settings.version(PolicyKey::MaxProtocolVersion),
+            Err(e) => {
+                log::warn!("OPTIONS: {e}");
+                None
+            }
+        }
+    })
+    .await
 }
 
 async fn authenticate(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Result<String, AuthError> {
@@ -195,7 +223,6 @@ async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Respo
     } else {
         None
     };
-    trace_request(&query, &user, tree.as_ref(), body.len());
     let request = Arc::new(Request {
         query,
         version,
@@ -205,8 +232,17 @@ async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Respo
         body,
         tree,
     });
-    let reply = dispatch::dispatch(app, request.clone()).await;
-    to_response(&request, reply)
+    trace_request(&app, &request);
+    let gate = {
+        let (app, request) = (app.clone(), request.clone());
+        // The gate reads and writes the state database: off the async threads.
+        smol::unblock(move || device::gate::check(&app.devices, &request)).await
+    };
+    let reply = match gate {
+        device::gate::Verdict::Pass => dispatch::dispatch(app.clone(), request.clone()).await,
+        device::gate::Verdict::Answer(reply) => reply,
+    };
+    to_response(&app, &request, reply)
 }
 
 /// SendMail, SmartReply and SmartForward before 14.0 carry a raw MIME message instead of WBXML.
@@ -219,22 +255,22 @@ fn carries_wbxml(cmd: Command, version: ProtocolVersion, content_type: &str) -> 
     !mime_form
 }
 
-fn to_response(req: &Request, reply: Reply) -> Response<Body> {
+fn to_response(app: &App, req: &Request, reply: Reply) -> Response<Body> {
     let mut r = match &reply {
         Reply::Wbxml(tree) => {
-            trace_response(req, 200, Some(tree));
+            trace_response(app, req, 200, Some(tree));
             http::with_body(200, WBXML_TYPE, wbxml::encode(tree))
         }
         Reply::Empty => {
-            trace_response(req, 200, None);
+            trace_response(app, req, 200, None);
             http::empty(200)
         }
         Reply::Status(code) => {
-            trace_response(req, *code, None);
+            trace_response(app, req, *code, None);
             http::empty(*code)
         }
         Reply::Raw { content_type, body } => {
-            trace_response(req, 200, None);
+            trace_response(app, req, 200, None);
             http::with_body(200, content_type, body.clone())
         }
     };
@@ -242,20 +278,52 @@ fn to_response(req: &Request, reply: Reply) -> Response<Body> {
     r
 }
 
-fn trace_request(q: &EasQuery, user: &str, tree: Option<&wbxml::Element>, len: usize) {
+/// Logs the request at debug level and appends it to the device's own trace (`easd device log`).
+fn trace_request(app: &App, req: &Request) {
+    let q = &req.query;
+    let body = || {
+        req.tree
+            .as_ref()
+            .map_or_else(|| format!("[{} bytes]", req.body.len()), wbxml::to_xml)
+    };
+    let head = format!(
+        "{} [{}] {} <<< {}",
+        q.device_id,
+        req.user,
+        crate::logger::clock(),
+        q.cmd
+    );
+    let body = body();
     if log::log_enabled!(target: "easd::trace", log::Level::Debug) {
-        let body = tree.map_or_else(|| format!("[{len} bytes]"), wbxml::to_xml);
-        log::debug!(target: "easd::trace", "{} [{user}] {} <<< {}\n{body}", q.device_id, crate::logger::clock(), q.cmd);
+        log::debug!(target: "easd::trace", "{head}\n{body}");
     }
+    device_trace(
+        app,
+        req,
+        &format!("{head} v{} ua={:?}\n{body}", req.version, req.user_agent),
+    );
 }
 
-fn trace_response(req: &Request, status: u16, tree: Option<&wbxml::Element>) {
+fn trace_response(app: &App, req: &Request, status: u16, tree: Option<&wbxml::Element>) {
+    let reason = hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let body = tree.map(wbxml::to_xml).unwrap_or_default();
+    let head = format!(
+        "{} [{}] {} >>> {status} {reason}",
+        req.query.device_id,
+        req.user,
+        crate::logger::clock()
+    );
     if log::log_enabled!(target: "easd::trace", log::Level::Debug) {
-        let reason = hyper::StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("");
-        let body = tree.map(wbxml::to_xml).unwrap_or_default();
-        log::debug!(target: "easd::trace", "{} [{}] {} >>> {status} {reason}\n{body}", req.query.device_id, req.user, crate::logger::clock());
+        log::debug!(target: "easd::trace", "{head}\n{body}");
+    }
+    device_trace(app, req, &format!("{head}\n{body}"));
+}
+
+fn device_trace(app: &App, req: &Request, entry: &str) {
+    if let Ok(id) = device::DeviceId::parse(&req.query.device_id) {
+        app.devices.trace().append(&id, entry);
     }
 }

@@ -12,7 +12,9 @@ pub mod itemoperations;
 pub mod moveitems;
 pub mod options;
 pub mod ping;
+pub mod provision;
 pub mod query;
+pub mod settings;
 pub mod sync;
 
 pub use command::Command;

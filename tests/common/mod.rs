@@ -2,6 +2,8 @@
 //! and simulated phones talking to it over real sockets.
 #![allow(dead_code)]
 
+pub mod phone;
+
 use easd::client::{Device, Target};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

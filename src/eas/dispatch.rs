@@ -15,6 +15,7 @@ pub const IMPLEMENTED: &[Command] = &[
     Command::MoveItems,
     Command::GetItemEstimate,
     Command::Settings,
+    Command::Ping,
     Command::ItemOperations,
     Command::Provision,
 ];
@@ -22,6 +23,7 @@ pub const IMPLEMENTED: &[Command] = &[
 pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
     match req.query.cmd {
         Command::Sync => sync::handle(app, req).await,
+        Command::Ping => crate::push::ping::handle(app, req).await,
         Command::FolderSync => foldersync::handle(app, req).await,
         Command::MoveItems => moveitems::handle(app, req).await,
         Command::GetItemEstimate => getitemestimate::handle(app, req).await,

@@ -184,7 +184,12 @@ impl ItemBackend for MailBackend<'_> {
         Ok(noted.modseq)
     }
 
-    fn delete(&self, folder: &Folder, item: &Item, as_move: bool) -> Result<(), BackendError> {
+    fn delete(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        as_move: bool,
+    ) -> Result<Option<u32>, BackendError> {
         let trash = if as_move && folder.kind != FolderType::DeletedItems {
             self.account
                 .special(FolderType::DeletedItems)
@@ -193,12 +198,12 @@ impl ItemBackend for MailBackend<'_> {
             None
         };
         match trash {
-            Some(trash) => self.move_item(folder, item, &trash).map(|_| ()),
+            Some(trash) => self.move_item(folder, item, &trash).map(|_| Some(trash.id)),
             None => {
                 let msg = message_ref(item)?;
                 self.account.store.delete(mail_folder(folder), &msg)?;
                 note_removed(&self.account.app.index, folder.coll, &msg.key)?;
-                Ok(())
+                Ok(None)
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod getattachment;
 pub mod getitemestimate;
 pub mod ids;
 pub mod itemoperations;
+pub mod limits;
 pub mod moveitems;
 pub mod options;
 pub mod ping;

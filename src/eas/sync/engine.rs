@@ -12,7 +12,7 @@ use crate::ProtocolVersion;
 use crate::app::App;
 use crate::collections::{Account, BackendError, Folder, ItemBackend};
 use crate::eas::fields::ParseError;
-use crate::eas::foldersync::{key_no, new_epoch, sync_key};
+use crate::eas::foldersync::{bump, key_no, new_epoch, sync_key};
 use crate::eas::ids::{ClientId, ServerId, SyncKey};
 use crate::eas::limits::DeviceLimits;
 use crate::eas::options::{self, ItemOptions};
@@ -96,13 +96,6 @@ fn only(response: CollectionResponse) -> Prepared {
         response: Some(response),
         write: None,
         changed: Vec::new(),
-    }
-}
-
-fn bump(k: KeyNo) -> KeyNo {
-    KeyNo {
-        epoch: k.epoch,
-        counter: k.counter.checked_add(1).unwrap_or(1),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::device::{Devices, Environment};
 use crate::push::Hub;
 use crate::state::index::{ChangeIndex, IndexError, IndexOptions};
+use crate::state::ping::PingCache;
 use crate::state::sync::{SyncStateError, SyncStates};
 use crate::state::sync_redb::RedbSyncStates;
 use crate::state::{StateError, open_db};
@@ -90,6 +91,7 @@ pub struct App {
     pub index: ChangeIndex,
     pub sync_states: Box<dyn SyncStates>,
     pub hub: Arc<Hub>,
+    pub ping_cache: PingCache,
     stores: Mutex<HashMap<String, Arc<Maildir>>>,
     device_locks: DeviceLocks,
     /// Device registry, policies, ABQ rules, Out-of-Office over `db`.
@@ -107,6 +109,7 @@ impl App {
         let index =
             ChangeIndex::open(db.clone(), IndexOptions::default()).map_err(AppError::Index)?;
         let sync_states = Box::new(RedbSyncStates::open(db.clone()).map_err(AppError::SyncState)?);
+        let ping_cache = PingCache::open(db.clone()).map_err(AppError::State)?;
         let devices = Devices::open(db.clone(), Environment::from_config(&config))
             .map_err(AppError::Devices)?;
         Ok(App {
@@ -117,6 +120,7 @@ impl App {
             index,
             sync_states,
             hub: Hub::new(),
+            ping_cache,
             stores: Mutex::new(HashMap::new()),
             device_locks: DeviceLocks::default(),
             devices,

@@ -4,6 +4,7 @@
 
 use super::{Args, CliError};
 use crate::app::App;
+use crate::push::datagram::{Notification, Scope};
 use crate::store::{FolderName, deliver};
 use std::io::Read;
 
@@ -32,6 +33,23 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     }
     let root = App::mail_root(&config, email).map_err(|e| CliError::Failed(e.to_string()))?;
     let key = deliver(&root, &folder, &message).map_err(|e| CliError::Failed(e.to_string()))?;
+    // Wake the user's held Pings; a server that isn't running just misses the datagram, and its
+    // fallback scan still finds the message.
+    let note = Notification {
+        email: email.clone(),
+        scope: Scope::Folder(if folder.is_inbox() {
+            "INBOX".to_string()
+        } else {
+            folder.as_str().to_string()
+        }),
+    };
+    if let Err(e) = crate::push::udp::send(
+        config.push.udp_listen,
+        &note,
+        config.push.udp_secret.as_deref(),
+    ) {
+        log::debug!("deliver: no push notification: {e}");
+    }
     println!("{key}");
     Ok(())
 }

@@ -49,6 +49,21 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             super::admin::execute(&admin.devices, args).map_err(|e| e.to_string())
         });
         ex.spawn(control::serve(listener, handler)).detach();
+        let udp = smol::net::UdpSocket::bind(app.config.push.udp_listen)
+            .await
+            .map_err(|e| {
+                failed(format!(
+                    "cannot listen for notifications on udp {}: {e}",
+                    app.config.push.udp_listen
+                ))
+            })?;
+        ex.spawn(crate::push::udp::listen(
+            udp,
+            app.config.push.udp_secret.clone(),
+            crate::push::watch::on_notification(app.clone()),
+        ))
+        .detach();
+        ex.spawn(crate::push::watch::run(app.clone())).detach();
         for (addr, is_tls) in &bound {
             log::info!(
                 "listening on {}://{addr}",

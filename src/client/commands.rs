@@ -9,6 +9,7 @@ use crate::eas::folderdelete::{FolderDeleteRequest, FolderDeleteResponse};
 use crate::eas::foldersync::{FolderSyncRequest, FolderSyncResponse};
 use crate::eas::folderupdate::{FolderUpdateRequest, FolderUpdateResponse};
 use crate::eas::ids::SyncKey;
+use crate::eas::ping::{PingRequest, PingResponse};
 use crate::eas::sync::{SyncRequest, SyncResponse};
 use crate::wbxml::Element;
 
@@ -61,6 +62,18 @@ impl Device {
             return Ok(None);
         }
         typed(SyncResponse::parse(&reply.tree()?)).map(Some)
+    }
+
+    /// A Ping; an empty request (both fields `None`) is sent with no body, as phones do to repeat
+    /// their last one.
+    pub async fn ping(&mut self, req: &PingRequest) -> Result<PingResponse, ClientError> {
+        let body = (req.heartbeat.is_some() || req.folders.is_some()).then(|| req.to_element());
+        let reply = self.command(Command::Ping, body.as_ref()).await?;
+        if reply.status != 200 {
+            return Err(ClientError::Http(format!("Ping: HTTP {}", reply.status)));
+        }
+        PingResponse::parse(&reply.tree()?)
+            .map_err(|e| ClientError::Http(format!("unexpected response: {e}")))
     }
 
     /// Any command with a typed request element, answered in WBXML.

@@ -18,6 +18,7 @@ pub const IMPLEMENTED: &[Command] = &[
     Command::MoveItems,
     Command::GetItemEstimate,
     Command::Settings,
+    Command::Ping,
     Command::ItemOperations,
     Command::Provision,
 ];
@@ -25,6 +26,7 @@ pub const IMPLEMENTED: &[Command] = &[
 pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
     match req.query.cmd {
         Command::Sync => sync::handle(app, req).await,
+        Command::Ping => crate::push::ping::handle(app, req).await,
         Command::FolderSync => foldersync::handle(app, req).await,
         Command::FolderCreate => foldercreate::handle(app, req).await,
         Command::FolderUpdate => folderupdate::handle(app, req).await,

@@ -238,6 +238,9 @@ async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Respo
         // The gate reads and writes the state database: off the async threads.
         smol::unblock(move || device::gate::check(&app.devices, &request)).await
     };
+    // A phone has one conversation at a time: its new request ends any request it still has held
+    // (a Ping it gave up on), so abandoned long-polls never pile up.
+    app.hub.supersede(&request.user, &request.query.device_id);
     let reply = match gate {
         device::gate::Verdict::Pass => dispatch::dispatch(app.clone(), request.clone()).await,
         device::gate::Verdict::Answer(reply) => reply,

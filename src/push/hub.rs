@@ -36,6 +36,8 @@ impl Watch {
 
 struct Slot {
     id: u64,
+    /// As given (canonical), while the map is keyed case-insensitively.
+    user: String,
     device: String,
     watch: Watch,
     tx: Sender<Wake>,
@@ -92,6 +94,7 @@ impl Hub {
         if let Ok(mut users) = self.users.lock() {
             users.entry(key(user)).or_default().push(Slot {
                 id,
+                user: user.to_string(),
                 device: device.to_string(),
                 watch,
                 tx,
@@ -161,8 +164,8 @@ impl Hub {
             return Vec::new();
         };
         users
-            .iter()
-            .flat_map(|(u, slots)| slots.iter().map(move |s| (u.clone(), s.watch.clone())))
+            .values()
+            .flat_map(|slots| slots.iter().map(|s| (s.user.clone(), s.watch.clone())))
             .collect()
     }
 }

@@ -2,8 +2,11 @@
 //! Dovecot and Radicale hooks wake them, and the fallback directory watcher.
 
 pub mod datagram;
+pub mod hold;
 pub mod hub;
+pub mod ping;
 pub mod resolve;
 pub mod udp;
+pub mod watch;
 
 pub use hub::{Hub, Subscription, Wake};

@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod index;
 pub mod mail;
+pub mod ping;
 pub mod sync;
 pub mod sync_redb;
 pub mod uidset;

@@ -17,10 +17,13 @@ use crate::ProtocolVersion;
 use crate::app::App;
 use crate::collections::Account;
 use crate::eas::limits::DeviceLimits;
+use crate::push::hold::{self, Held, Waited};
+use crate::push::hub::Watch;
 use crate::state::sync::{Batch, DeviceRef};
 use crate::wbxml;
+use crate::wbxml::tags::airsync;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Items per collection when the client names no WindowSize, and the most it may ask for.
 pub const DEFAULT_WINDOW: u32 = 100;
@@ -38,9 +41,90 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
             return Reply::Wbxml(SyncResponse::failed(SyncStatus::ProtocolError).encode());
         }
     };
+    let hold = match hold_secs(&app, &req, &parsed).await {
+        Ok(h) => h,
+        Err(reply) => return reply,
+    };
+    let Some(hold) = hold else {
+        return run_locked(&app, &req, parsed).await;
+    };
+    // Sync with Wait/HeartbeatInterval (12.1+): answer at once if there is something to say,
+    // otherwise hold like a Ping and run again when a collection of this user changes.
+    let sub = app
+        .hub
+        .subscribe(&req.user, &req.query.device_id, Watch::Everything);
+    let _held = Held::new(&app);
+    let deadline = Instant::now() + Duration::from_secs(hold.into());
+    loop {
+        let reply = run_locked(&app, &req, parsed.clone()).await;
+        if !matches!(reply, Reply::Empty) {
+            return reply;
+        }
+        match hold::wait(&sub, deadline).await {
+            Waited::Changed(_) => {}
+            Waited::Superseded | Waited::Expired => return Reply::Empty,
+        }
+    }
+}
+
+async fn run_locked(app: &Arc<App>, req: &Arc<Request>, parsed: SyncRequest) -> Reply {
     let _guard = app.lock_device(&req.user, &req.query.device_id).await;
     let (a, r) = (app.clone(), req.clone());
     smol::unblock(move || run(&a, &r, parsed)).await
+}
+
+/// How long to hold the request, in seconds: from Wait (minutes) or HeartbeatInterval (seconds), of
+/// this request or, for an empty one, of the cached request. Out of the configured bounds: Status
+/// 14 with the Limit the client should use, in the unit it asked in.
+async fn hold_secs(
+    app: &Arc<App>,
+    req: &Arc<Request>,
+    parsed: &SyncRequest,
+) -> Result<Option<u32>, Reply> {
+    let (mut wait, mut heartbeat) = (parsed.wait, parsed.heartbeat_interval);
+    if wait.is_none() && heartbeat.is_none() && (parsed.collections.is_empty() || parsed.partial) {
+        let (a, r) = (app.clone(), req.clone());
+        let cached = smol::unblock(move || {
+            let dev = DeviceRef {
+                user: &r.user,
+                device: &r.query.device_id,
+            };
+            a.sync_states
+                .last_request(dev)
+                .ok()
+                .flatten()
+                .and_then(|b| wbxml::decode(&b).ok())
+                .and_then(|t| SyncRequest::parse(&t).ok())
+        })
+        .await;
+        if let Some(c) = cached {
+            (wait, heartbeat) = (c.wait, c.heartbeat_interval);
+        }
+    }
+    let push = &app.config.push;
+    let (min, max) = (
+        *push.min_heartbeat_secs.get_ref(),
+        *push.max_heartbeat_secs.get_ref(),
+    );
+    let limit = |value: u32, unit: u32| {
+        let mut el = SyncResponse::failed(SyncStatus::InvalidWaitOrHeartbeat).encode();
+        let bound = if value.saturating_mul(unit) < min {
+            min.div_ceil(unit)
+        } else {
+            max / unit
+        };
+        el.push_text(airsync::LIMIT, bound.to_string());
+        Reply::Wbxml(el)
+    };
+    match (heartbeat, wait) {
+        (Some(h), _) if h < min || h > max => Err(limit(h, 1)),
+        (Some(h), _) => Ok(Some(h)),
+        (None, Some(w)) if w.saturating_mul(60) < min || w.saturating_mul(60) > max => {
+            Err(limit(w, 60))
+        }
+        (None, Some(w)) => Ok(Some(w * 60)),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Fills an empty or partial request from the cached one.

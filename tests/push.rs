@@ -1,0 +1,306 @@
+//! Direct Push against a real server: Ping and Sync-with-Wait woken by `easd deliver`, `easd notify`,
+//! another device's Sync and the fallback directory check; the status codes; hang-ups.
+
+mod common;
+mod mail_common;
+
+use common::{Options, Server, run};
+use easd::client::Device;
+use easd::eas::ids::{CollectionId, SyncKey};
+use easd::eas::ping::{PingFolder, PingRequest, PingResponse, PingStatus};
+use easd::eas::sync::{ClientCommand, SyncRequest};
+use easd::wbxml::Element;
+use easd::wbxml::tags::email;
+use mail_common::*;
+use std::time::{Duration, Instant};
+
+/// A server with short heartbeat bounds and a quick fallback scan, so the tests don't sit out
+/// 60-second heartbeats.
+fn start() -> Server {
+    let server = Server::start_with(Options::default());
+    // Rewrite the [push] table the harness wrote, keeping its UDP port.
+    let config = std::fs::read_to_string(&server.config_path).unwrap();
+    let config = config.replacen(
+        "[push]\n",
+        "[push]\nmin_heartbeat_secs = 2\nmax_heartbeat_secs = 120\nfallback_scan_secs = 2\nmax_folders = 3\n",
+        1,
+    );
+    std::fs::write(&server.config_path, config).unwrap();
+    let mut server = server;
+    server.restart();
+    server
+}
+
+fn ping_req(heartbeat: u32, folders: &[&CollectionId]) -> PingRequest {
+    PingRequest {
+        heartbeat: Some(heartbeat),
+        folders: Some(
+            folders
+                .iter()
+                .map(|id| PingFolder {
+                    id: id.as_str().try_into().unwrap(),
+                    class: "Email".try_into().unwrap(),
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// A phone that synced its Inbox up to date; returns it, the Inbox id and the current key.
+fn synced_phone(server: &Server, device: &str) -> (Device, CollectionId, SyncKey) {
+    let mut phone = server.device(USER, device);
+    let (inbox, _) = run(inbox_id(&mut phone));
+    let mut key = run(prime(&mut phone, &inbox));
+    while let Some(r) = run(phone.sync(&sync_req(&inbox, key, 100))).unwrap() {
+        key = r.collections[0].sync_key.unwrap();
+        if !r.collections[0].more_available {
+            break;
+        }
+    }
+    (phone, inbox, key)
+}
+
+/// Starts a Ping on its own thread; returns a handle yielding the response and how long it took.
+fn ping_in_background(
+    mut phone: Device,
+    req: PingRequest,
+) -> std::thread::JoinHandle<(PingResponse, Duration)> {
+    std::thread::spawn(move || {
+        let t = Instant::now();
+        let r = run(phone.ping(&req)).unwrap();
+        (r, t.elapsed())
+    })
+}
+
+fn held(server: &Server) -> usize {
+    let mut conn = easd::client::Connection::new(server.target());
+    let r = run(conn.request("GET", "/debug/stats", &[], Vec::new())).unwrap();
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    let n = text.split("\"held_pings\":").nth(1).unwrap();
+    n.trim_end_matches('}').parse().unwrap()
+}
+
+fn wait_held(server: &Server, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while held(server) != n {
+        assert!(Instant::now() < deadline, "held pings never reached {n}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn deliver(server: &Server, subject: &str) {
+    let (ok, _, err) = server.cli(
+        &["deliver", USER],
+        Some(message(900, subject, "").as_bytes()),
+    );
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn ping_wakes_on_easd_deliver() {
+    let server = start();
+    let (phone, inbox, _) = synced_phone(&server, "p-deliver");
+    let h = ping_in_background(phone, ping_req(100, &[&inbox]));
+    wait_held(&server, 1);
+    let t = Instant::now();
+    deliver(&server, "pushed");
+    let (r, _) = h.join().unwrap();
+    assert_eq!(r.status, PingStatus::Changes);
+    assert_eq!(r.folders, vec![inbox.as_str().to_string()]);
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t.elapsed()
+    );
+    wait_held(&server, 0);
+}
+
+#[test]
+fn ping_wakes_on_easd_notify_and_on_the_fallback_scan() {
+    let server = start();
+    let (phone, inbox, _) = synced_phone(&server, "p-notify");
+    let root = server.maildir(USER);
+    // A file dropped into new/ by hand, then announced with easd notify.
+    let h = ping_in_background(phone, ping_req(100, &[&inbox]));
+    wait_held(&server, 1);
+    std::fs::write(
+        root.join("new").join("1700000999.M1P1.hand"),
+        message(1, "by hand", ""),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let (ok, _, err) = server.cli(&["notify", USER, "INBOX"], None);
+    assert!(ok, "{err}");
+    let (r, _) = h.join().unwrap();
+    assert_eq!(r.status, PingStatus::Changes);
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t.elapsed()
+    );
+
+    // Sync it, then drop another file with no notification at all: the fallback scan finds it.
+    let (phone, inbox, _) = synced_phone(&server, "p-fallback");
+    let h = ping_in_background(phone, ping_req(100, &[&inbox]));
+    wait_held(&server, 1);
+    std::fs::write(
+        root.join("new").join("1700001000.M2P1.hand"),
+        message(2, "silent", ""),
+    )
+    .unwrap();
+    let (r, took) = h.join().unwrap();
+    assert_eq!(r.status, PingStatus::Changes);
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+#[test]
+fn ping_wakes_when_another_device_changes_the_folder() {
+    let server = start();
+    put_message(&server.maildir(USER), "", 1, "shared", "");
+    let (watcher, inbox, _) = synced_phone(&server, "p-watch");
+    let (mut other, _, key) = synced_phone(&server, "p-other");
+    let h = ping_in_background(watcher, ping_req(100, &[&inbox]));
+    wait_held(&server, 1);
+    // The other phone marks the message read.
+    let id = {
+        let mut p = server.device(USER, "p-lookup");
+        let k = run(prime(&mut p, &inbox));
+        let r = run(p.sync(&sync_req(&inbox, k, 10))).unwrap().unwrap();
+        adds(&r).remove(0).0
+    };
+    let mut req = sync_req(&inbox, key, 10);
+    req.collections[0].commands.push(ClientCommand::Change {
+        server_id: id,
+        data: Element::new(easd::wbxml::tags::airsync::APPLICATION_DATA)
+            .with_text(email::READ, "1"),
+    });
+    let t = Instant::now();
+    run(other.sync(&req)).unwrap();
+    let (r, _) = h.join().unwrap();
+    assert_eq!(r.status, PingStatus::Changes);
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn ping_statuses() {
+    let server = start();
+    let (mut phone, inbox, _) = synced_phone(&server, "p-status");
+    // No parameters and nothing cached.
+    let r = run(phone.ping(&PingRequest::default())).unwrap();
+    assert_eq!(r.status, PingStatus::MissingParameters);
+    // Heartbeat out of bounds: Status 5 with the allowed value.
+    let r = run(phone.ping(&ping_req(1, &[&inbox]))).unwrap();
+    assert_eq!((r.status, r.heartbeat), (PingStatus::BadHeartbeat, Some(2)));
+    let r = run(phone.ping(&ping_req(5000, &[&inbox]))).unwrap();
+    assert_eq!(
+        (r.status, r.heartbeat),
+        (PingStatus::BadHeartbeat, Some(120))
+    );
+    // Too many folders: Status 6 with MaxFolders.
+    let r = run(phone.ping(&ping_req(10, &[&inbox, &inbox, &inbox, &inbox]))).unwrap();
+    assert_eq!(
+        (r.status, r.max_folders),
+        (PingStatus::TooManyFolders, Some(3))
+    );
+    // A folder the device was never given: Status 7.
+    let bogus = CollectionId::from_number(9999);
+    let r = run(phone.ping(&ping_req(10, &[&bogus]))).unwrap();
+    assert_eq!(r.status, PingStatus::FolderSyncRequired);
+    // No change during the heartbeat: Status 1 when it ends.
+    let t = Instant::now();
+    let r = run(phone.ping(&ping_req(2, &[&inbox]))).unwrap();
+    assert_eq!(r.status, PingStatus::Expired);
+    assert!(t.elapsed() >= Duration::from_secs(2));
+    // An empty Ping reuses the cached parameters, even after a restart.
+    let mut server = server;
+    server.restart();
+    let mut phone = server.device(USER, "p-status");
+    let r = run(phone.ping(&PingRequest::default())).unwrap();
+    assert_eq!(r.status, PingStatus::Expired);
+    // Syntax error.
+    let bad = easd::wbxml::from_xml(
+        "<Ping xmlns=\"Ping:\"><HeartbeatInterval>x</HeartbeatInterval></Ping>",
+    )
+    .unwrap();
+    let r = run(phone.command(easd::eas::Command::Ping, Some(&bad))).unwrap();
+    let r = PingResponse::parse(&r.tree().unwrap()).unwrap();
+    assert_eq!(r.status, PingStatus::SyntaxError);
+}
+
+#[test]
+fn a_hang_up_frees_the_ping_and_a_new_request_ends_the_old_one() {
+    let server = start();
+    let (phone, inbox, _) = synced_phone(&server, "p-hangup");
+    // The phone gives up on its Ping: the server frees it at once.
+    let mut quitter = server.device(USER, "p-hangup");
+    let req = ping_req(100, &[&inbox]);
+    std::thread::spawn(move || {
+        smol::block_on(smol::future::or(
+            async {
+                let _ = quitter.ping(&req).await;
+            },
+            async {
+                smol::Timer::after(Duration::from_millis(500)).await;
+            },
+        ));
+        // Dropping the future and the device closes the socket.
+    })
+    .join()
+    .unwrap();
+    wait_held(&server, 0);
+
+    // A second request from the same device ends its held Ping with Status 1.
+    let h = ping_in_background(phone, ping_req(100, &[&inbox]));
+    wait_held(&server, 1);
+    let mut again = server.device(USER, "p-hangup");
+    let _ = run(again.options());
+    let r = run(again.sync(&sync_req(&inbox, SyncKey::Initial, 1)));
+    assert!(r.is_ok());
+    let (r, took) = h.join().unwrap();
+    assert_eq!(r.status, PingStatus::Expired);
+    assert!(took < Duration::from_secs(10));
+    wait_held(&server, 0);
+}
+
+#[test]
+fn sync_with_wait_is_held_until_a_change() {
+    let server = start();
+    let (mut phone, inbox, key) = synced_phone(&server, "s-wait");
+    // Out of bounds: Status 14 with the limit.
+    let mut req = sync_req(&inbox, key, 10);
+    req.heartbeat_interval = Some(1);
+    let reply = run(phone.command(easd::eas::Command::Sync, Some(&req.encode()))).unwrap();
+    let tree = reply.tree().unwrap();
+    assert_eq!(
+        tree.child_text(easd::wbxml::tags::airsync::STATUS),
+        Some("14")
+    );
+    assert_eq!(
+        tree.child_text(easd::wbxml::tags::airsync::LIMIT),
+        Some("2")
+    );
+    // Held, then answered with the new message.
+    let mut req: SyncRequest = sync_req(&inbox, key, 10);
+    req.heartbeat_interval = Some(100);
+    let h = std::thread::spawn(move || {
+        let t = Instant::now();
+        (run(phone.sync(&req)).unwrap(), t.elapsed())
+    });
+    wait_held(&server, 1);
+    deliver(&server, "while waiting");
+    let (r, _) = h.join().unwrap();
+    let r = r.expect("a response with the new message");
+    assert_eq!(adds(&r).len(), 1);
+    // No change: an empty answer when the heartbeat ends.
+    let mut phone = server.device(USER, "s-wait");
+    let key = r.collections[0].sync_key.unwrap();
+    let mut req = sync_req(&inbox, key, 10);
+    req.heartbeat_interval = Some(2);
+    let t = Instant::now();
+    assert!(run(phone.sync(&req)).unwrap().is_none());
+    assert!(t.elapsed() >= Duration::from_secs(2));
+}

@@ -175,7 +175,10 @@ impl Applier<'_> {
                                 server_id.as_str(),
                                 self.opts,
                             ) {
-                                Ok(d) => (SyncStatus::Success, Some(d)),
+                                Ok(mut d) => {
+                                    self.ctx.limits.strip(&mut d);
+                                    (SyncStatus::Success, Some(d))
+                                }
                                 Err(e) => (status_of(&e), None),
                             }
                         }

@@ -149,12 +149,13 @@ impl Collector<'_> {
                     Outgoing::Nothing => {}
                     Outgoing::Change(item) => {
                         let sid = ServerId::item(self.folder.id, item.uid.0);
-                        let data = self.backend.render_change(
+                        let mut data = self.backend.render_change(
                             self.folder,
                             &item,
                             sid.as_str(),
                             self.opts,
                         )?;
+                        self.ctx.limits.strip(&mut data);
                         out.commands.push(ServerCommand::Change {
                             server_id: sid,
                             data,
@@ -187,7 +188,8 @@ impl Collector<'_> {
             .backend
             .render(self.folder, item, sid.as_str(), self.opts)
         {
-            Ok(data) => {
+            Ok(mut data) => {
+                self.ctx.limits.strip(&mut data);
                 held.insert(uid);
                 out.held_dirty = true;
                 out.sent_added.push(uid);

@@ -1,10 +1,11 @@
 //! The state one running server shares between connections: configuration, authenticator,
-//! counters, the state database with its change index and sync states, the push hub, and the
-//! users' mail stores. Built once at start-up and passed around in an `Arc`; there is no global state.
+//! counters, the state database with its change index and sync states, the push hub, outbound
+//! mail, and the users' mail stores. Built once at start-up and passed around in an `Arc`; there is no global state.
 
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::device::{Devices, Environment};
+use crate::outbound::{Outbound, QueueError};
 use crate::push::Hub;
 use crate::state::index::{ChangeIndex, IndexError, IndexOptions};
 use crate::state::ping::PingCache;
@@ -44,6 +45,7 @@ pub enum AppError {
     Index(IndexError),
     SyncState(SyncStateError),
     Devices(crate::device::DeviceError),
+    Outbound(QueueError),
 }
 
 impl fmt::Display for AppError {
@@ -53,6 +55,7 @@ impl fmt::Display for AppError {
             AppError::Index(e) => write!(f, "change index: {e}"),
             AppError::SyncState(e) => write!(f, "sync state: {e}"),
             AppError::Devices(e) => write!(f, "device registry: {e}"),
+            AppError::Outbound(e) => write!(f, "outbound queue: {e}"),
         }
     }
 }
@@ -92,6 +95,8 @@ pub struct App {
     pub sync_states: Box<dyn SyncStates>,
     pub hub: Arc<Hub>,
     pub ping_cache: PingCache,
+    /// Mail leaving the server (auto-replies, later SendMail) through `[smtp]`, when configured.
+    pub outbound: Arc<Outbound>,
     stores: Mutex<HashMap<String, Arc<Maildir>>>,
     device_locks: DeviceLocks,
     /// Device registry, policies, ABQ rules, Out-of-Office over `db`.
@@ -112,6 +117,12 @@ impl App {
         let ping_cache = PingCache::open(db.clone()).map_err(AppError::State)?;
         let devices = Devices::open(db.clone(), Environment::from_config(&config))
             .map_err(AppError::Devices)?;
+        let outbound = Outbound::new(
+            config.smtp.clone(),
+            &config.server.data_dir,
+            config.server.hostname.get_ref(),
+        )
+        .map_err(AppError::Outbound)?;
         Ok(App {
             config,
             auth: Authenticator::new(),
@@ -121,6 +132,7 @@ impl App {
             sync_states,
             hub: Hub::new(),
             ping_cache,
+            outbound: Arc::new(outbound),
             stores: Mutex::new(HashMap::new()),
             device_locks: DeviceLocks::default(),
             devices,

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod collections;
 pub mod config;
+pub mod delivery;
 pub mod demo;
 pub mod device;
 pub mod eas;

@@ -2,7 +2,8 @@
 
 use super::{Args, CliError};
 use crate::app::App;
-use crate::device::control;
+use crate::delivery;
+use crate::device::{control, notify};
 use crate::http::{self, tls::Tls};
 use smol::Executor;
 use smol::stream::StreamExt;
@@ -45,9 +46,13 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             .await
             .map_err(|e| failed(e.to_string()))?;
         let admin = app.clone();
-        let handler: Arc<control::Handler> = Arc::new(move |args: &[String]| {
-            super::admin::execute(&admin.devices, args).map_err(|e| e.to_string())
-        });
+        let handler: Arc<control::Handler> =
+            Arc::new(move |args: &[String]| match args.split_first() {
+                Some((cmd, rest)) if cmd == delivery::CONTROL_COMMAND => {
+                    delivery::control(&admin, rest).map_err(|e| e.to_string())
+                }
+                _ => super::admin::execute(&admin.devices, args).map_err(|e| e.to_string()),
+            });
         ex.spawn(control::serve(listener, handler)).detach();
         let udp = smol::net::UdpSocket::bind(app.config.push.udp_listen)
             .await
@@ -64,6 +69,23 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         ))
         .detach();
         ex.spawn(crate::push::watch::run(app.clone())).detach();
+        let queue = app.clone();
+        ex.spawn(async move {
+            // Bounces go back to the local user who sent the message.
+            let env = queue.devices.env();
+            queue
+                .outbound
+                .run_queue(|to, message| match env.local_user(to) {
+                    Some((local, _)) => {
+                        if let Err(e) = notify::deliver(env, local, &message) {
+                            log::warn!("outbound: bounce to {to} not delivered: {e}");
+                        }
+                    }
+                    None => log::warn!("outbound: bounce for {to}, who is not a local user"),
+                })
+                .await;
+        })
+        .detach();
         for (addr, is_tls) in &bound {
             log::info!(
                 "listening on {}://{addr}",

@@ -4,7 +4,10 @@
 use super::{ClientError, Device};
 use crate::eas::Command;
 use crate::eas::fields::ParseError;
+use crate::eas::foldercreate::{FolderCreateRequest, FolderCreateResponse};
+use crate::eas::folderdelete::{FolderDeleteRequest, FolderDeleteResponse};
 use crate::eas::foldersync::{FolderSyncRequest, FolderSyncResponse};
+use crate::eas::folderupdate::{FolderUpdateRequest, FolderUpdateResponse};
 use crate::eas::ids::SyncKey;
 use crate::eas::ping::{PingRequest, PingResponse};
 use crate::eas::sync::{SyncRequest, SyncResponse};
@@ -23,6 +26,30 @@ impl Device {
             )
             .await?;
         typed(FolderSyncResponse::parse(&tree))
+    }
+
+    pub async fn folder_create(
+        &mut self,
+        req: &FolderCreateRequest,
+    ) -> Result<FolderCreateResponse, ClientError> {
+        let tree = self.call(Command::FolderCreate, &req.encode()).await?;
+        typed(FolderCreateResponse::parse(&tree))
+    }
+
+    pub async fn folder_update(
+        &mut self,
+        req: &FolderUpdateRequest,
+    ) -> Result<FolderUpdateResponse, ClientError> {
+        let tree = self.call(Command::FolderUpdate, &req.encode()).await?;
+        typed(FolderUpdateResponse::parse(&tree))
+    }
+
+    pub async fn folder_delete(
+        &mut self,
+        req: &FolderDeleteRequest,
+    ) -> Result<FolderDeleteResponse, ClientError> {
+        let tree = self.call(Command::FolderDelete, &req.encode()).await?;
+        typed(FolderDeleteResponse::parse(&tree))
     }
 
     /// A Sync; `None` for the empty 200 answer (nothing changed).

@@ -82,8 +82,14 @@ pub trait ItemBackend {
     ) -> Result<Element, BackendError>;
     /// Applies a client Change; returns the modseq the index recorded it at.
     fn change(&self, folder: &Folder, item: &Item, data: &Element) -> Result<u64, BackendError>;
-    /// Applies a client Delete, moving to the deleted-items folder when asked and possible.
-    fn delete(&self, folder: &Folder, item: &Item, as_move: bool) -> Result<(), BackendError>;
+    /// Applies a client Delete, moving to the deleted-items folder when asked and possible;
+    /// returns the collection the item moved to.
+    fn delete(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        as_move: bool,
+    ) -> Result<Option<u32>, BackendError>;
     /// Applies a client Add.
     fn add(&self, folder: &Folder, data: &Element) -> Result<Created, BackendError>;
 }

@@ -1,7 +1,8 @@
 //! The Email class over Maildir: items are message files, their version is the flag letters,
 //! Read and Flag map to `S` and `F`, deletes move to Trash, and 16.x drafts are written as new
-//! files. Every write is recorded in the change index right away so other devices see it without
-//! a rescan and the writing device does not get its own change echoed back.
+//! files (an edited draft replaces its file and keeps its ServerId). Every write is recorded in
+//! the change index right away so other devices see it without a rescan and the writing device
+//! does not get its own change echoed back.
 
 use super::backend::{BackendError, Created, ItemBackend};
 use super::{Account, Folder, FolderType, Source};
@@ -14,7 +15,7 @@ use crate::state::index::RefreshError;
 use crate::state::mail::{message_ref, note_message, note_removed, refresh_folder};
 use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
 use crate::wbxml::Element;
-use crate::wbxml::tags::{airsync, email};
+use crate::wbxml::tags::{airsync, airsyncbase, email, email2};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// FlagStatus values (MS-ASEMAIL 2.2.2.36): 0 cleared, 1 complete, 2 active.
@@ -69,9 +70,80 @@ pub fn flag_update(data: &Element) -> FlagUpdate {
     update
 }
 
+/// Whether a Change edits a draft's content (MS-ASEMAIL 16.0), not just its Read and Flag.
+fn edits_content(data: &Element) -> bool {
+    [
+        email::TO,
+        email::CC,
+        email::SUBJECT,
+        email::IMPORTANCE,
+        email2::BCC,
+        airsyncbase::BODY,
+        airsyncbase::ATTACHMENTS,
+    ]
+    .into_iter()
+    .any(|tag| data.first(tag).is_some())
+}
+
 impl<'a> MailBackend<'a> {
     pub fn new(account: &'a Account<'a>) -> MailBackend<'a> {
         MailBackend { account }
+    }
+
+    /// The From of drafts the user writes: their configured name and address.
+    fn sender(&self) -> String {
+        let user = self.account.user;
+        let name = self
+            .account
+            .app
+            .config
+            .user(user)
+            .map(|u| u.name.as_str())
+            .filter(|n| !n.is_empty());
+        match name {
+            Some(n) => format!("\"{}\" <{user}>", n.replace(['"', '\\'], "")),
+            None => user.to_string(),
+        }
+    }
+
+    /// Rewrites a draft with the client's edits merged into the stored message: the new file
+    /// replaces the old one and takes over its uid, so the ServerId stays.
+    fn edit_draft(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        data: &Element,
+    ) -> Result<u64, BackendError> {
+        let old = message_ref(item)?;
+        let raw = self.raw(folder, item)?;
+        let from = self.sender();
+        let draft = draft_to_mime(
+            data,
+            &DraftInput {
+                from: &from,
+                date: now(),
+                existing: Some(&raw),
+            },
+        )
+        .map_err(|e| BackendError::Invalid(e.to_string()))?;
+        let flags = flag_update(data).apply(old.flags).union(Flags::DRAFT);
+        let store = &self.account.store;
+        let stored = store.append(mail_folder(folder), &draft.mime, flags)?;
+        match store.delete(mail_folder(folder), &old) {
+            Ok(()) | Err(crate::store::StoreError::MessageNotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let time = stored
+            .key
+            .received_hint()
+            .unwrap_or_else(|| u64::try_from(now()).unwrap_or(0));
+        Ok(self.account.app.index.rekey(
+            folder.coll,
+            item.uid,
+            stored.key.as_str(),
+            &stored.flags.to_string(),
+            time,
+        )?)
     }
 
     /// The raw message of an item.
@@ -141,11 +213,15 @@ impl ItemBackend for MailBackend<'_> {
 
     fn render_change(
         &self,
-        _folder: &Folder,
+        folder: &Folder,
         item: &Item,
-        _server_id: &str,
+        server_id: &str,
         opts: &EmailOptions,
     ) -> Result<Element, BackendError> {
+        // A draft may have been edited, not only flagged: send it whole (16.x draft sync).
+        if folder.kind == FolderType::Drafts && opts.version >= ProtocolVersion::V16_0 {
+            return self.render(folder, item, server_id, opts);
+        }
         let flags = Flags::parse(&item.version);
         let read = if flags.contains(Flags::SEEN) {
             "1"
@@ -166,6 +242,9 @@ impl ItemBackend for MailBackend<'_> {
     }
 
     fn change(&self, folder: &Folder, item: &Item, data: &Element) -> Result<u64, BackendError> {
+        if folder.kind == FolderType::Drafts && edits_content(data) {
+            return self.edit_draft(folder, item, data);
+        }
         let index = &self.account.app.index;
         let msg = message_ref(item)?;
         let update = flag_update(data);
@@ -184,7 +263,12 @@ impl ItemBackend for MailBackend<'_> {
         Ok(noted.modseq)
     }
 
-    fn delete(&self, folder: &Folder, item: &Item, as_move: bool) -> Result<(), BackendError> {
+    fn delete(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        as_move: bool,
+    ) -> Result<Option<u32>, BackendError> {
         let trash = if as_move && folder.kind != FolderType::DeletedItems {
             self.account
                 .special(FolderType::DeletedItems)
@@ -193,12 +277,12 @@ impl ItemBackend for MailBackend<'_> {
             None
         };
         match trash {
-            Some(trash) => self.move_item(folder, item, &trash).map(|_| ()),
+            Some(trash) => self.move_item(folder, item, &trash).map(|_| Some(trash.id)),
             None => {
                 let msg = message_ref(item)?;
                 self.account.store.delete(mail_folder(folder), &msg)?;
                 note_removed(&self.account.app.index, folder.coll, &msg.key)?;
-                Ok(())
+                Ok(None)
             }
         }
     }
@@ -207,18 +291,7 @@ impl ItemBackend for MailBackend<'_> {
         if folder.kind != FolderType::Drafts {
             return Err(BackendError::Unsupported);
         }
-        let user = self.account.user;
-        let name = self
-            .account
-            .app
-            .config
-            .user(user)
-            .map(|u| u.name.as_str())
-            .filter(|n| !n.is_empty());
-        let from = match name {
-            Some(n) => format!("\"{}\" <{user}>", n.replace(['"', '\\'], "")),
-            None => user.to_string(),
-        };
+        let from = self.sender();
         let draft = draft_to_mime(
             data,
             &DraftInput {

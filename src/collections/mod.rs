@@ -3,6 +3,7 @@
 //! [`Account`] and [`ItemBackend`]; mail is the first backend, vdir classes plug in beside it.
 
 mod backend;
+mod hierarchy;
 pub mod mail;
 
 pub use backend::{BackendError, Created, ItemBackend};
@@ -10,7 +11,9 @@ pub use backend::{BackendError, Created, ItemBackend};
 use crate::app::App;
 use crate::state::index::{Collection, IndexError};
 use crate::state::mail::collection_name;
-use crate::store::{FolderName, FolderRole, MailStore, StoreError};
+use crate::state::sync::SyncStateError;
+use crate::store::{FolderName, FolderRole, MailFolder, MailStore, StoreError};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -135,6 +138,8 @@ pub struct Folder {
     pub name: String,
     pub kind: FolderType,
     pub source: Source,
+    /// The directory's identity, to recognise it after another program renamed it.
+    pub identity: Option<u64>,
 }
 
 /// Why a user's folders could not be read or changed.
@@ -142,6 +147,7 @@ pub struct Folder {
 pub enum AccountError {
     Store(StoreError),
     Index(IndexError),
+    State(SyncStateError),
 }
 
 impl fmt::Display for AccountError {
@@ -149,6 +155,7 @@ impl fmt::Display for AccountError {
         match self {
             AccountError::Store(e) => e.fmt(f),
             AccountError::Index(e) => write!(f, "change index: {e}"),
+            AccountError::State(e) => write!(f, "sync state: {e}"),
         }
     }
 }
@@ -167,12 +174,21 @@ impl From<IndexError> for AccountError {
     }
 }
 
+impl From<SyncStateError> for AccountError {
+    fn from(e: SyncStateError) -> Self {
+        AccountError::State(e)
+    }
+}
+
 /// A user's data as the EAS commands see it.
 pub struct Account<'a> {
     pub app: &'a App,
     pub user: &'a str,
     pub store: Arc<dyn MailStore>,
 }
+
+/// The prefix of mail collection names in the change index.
+const MAIL_PREFIX: &str = "mail:";
 
 fn mail_type(role: FolderRole) -> FolderType {
     match role {
@@ -193,19 +209,34 @@ impl<'a> Account<'a> {
         })
     }
 
-    /// Every folder, INBOX first, parents before children.
+    /// Every folder, INBOX first, parents before children. A folder seen for the first time gets
+    /// a new collection, unless it is a known folder another program renamed: then the
+    /// collection follows it and keeps its id.
     pub fn folders(&self) -> Result<Vec<Folder>, AccountError> {
-        let index = &self.app.index;
         let mail = self.store.folders()?;
+        let mut known: HashMap<String, Collection> = self
+            .app
+            .index
+            .collections(self.user)?
+            .into_iter()
+            .map(|(c, n)| (n, c))
+            .collect();
         let mut out: Vec<Folder> = Vec::with_capacity(mail.len());
         for f in &mail {
-            let coll = index.collection(self.user, &collection_name(&f.name))?;
-            let parent = match &f.parent {
-                Some(p) => index
-                    .find_collection(self.user, &collection_name(p))?
-                    .map_or(0, |c| c.id().0),
-                None => 0,
+            let name = collection_name(&f.name);
+            let coll = match known.get(&name) {
+                Some(c) => *c,
+                None => {
+                    let c = self.adopt_or_create(&mail, &known, f, &name)?;
+                    known.insert(name, c);
+                    c
+                }
             };
+            let parent = f
+                .parent
+                .as_ref()
+                .and_then(|p| known.get(&collection_name(p)))
+                .map_or(0, |c| c.id().0);
             out.push(Folder {
                 coll,
                 id: coll.id().0,
@@ -213,18 +244,56 @@ impl<'a> Account<'a> {
                 name: f.display.clone(),
                 kind: mail_type(f.role),
                 source: Source::Mail(f.name.clone()),
+                identity: f.identity,
             });
         }
         Ok(out)
     }
 
-    /// Drops from the index the mail collections whose folders are gone (after `folders()`),
-    /// so their ids are never handed out again.
-    pub fn forget_vanished(&self, live: &[Folder]) -> Result<(), AccountError> {
+    /// The collection of a folder new to the index: a vanished mail collection whose directory
+    /// had the same identity (a rename by another program), else a fresh one.
+    fn adopt_or_create(
+        &self,
+        live: &[MailFolder],
+        known: &HashMap<String, Collection>,
+        folder: &MailFolder,
+        name: &str,
+    ) -> Result<Collection, AccountError> {
+        let index = &self.app.index;
+        if let Some(identity) = folder.identity {
+            for (old, coll) in known {
+                let vanished = old.starts_with(MAIL_PREFIX)
+                    && !live.iter().any(|f| &collection_name(&f.name) == old);
+                if vanished && index.identity(*coll)? == Some(identity) {
+                    index.rename_collection(*coll, name)?;
+                    log::info!("{}: folder {old} was renamed to {name}", self.user);
+                    return Ok(*coll);
+                }
+            }
+        }
+        let coll = index.collection(self.user, name)?;
+        if let Some(identity) = folder.identity {
+            index.set_identity(coll, identity)?;
+        }
+        Ok(coll)
+    }
+
+    /// After `folders()`: drops from the index (and from every device's sync state) the mail
+    /// collections whose folders are gone, so their ids are never handed out again, and keeps
+    /// each live folder's directory identity current.
+    pub fn reconcile(&self, live: &[Folder]) -> Result<(), AccountError> {
         let index = &self.app.index;
         for (coll, name) in index.collections(self.user)? {
-            if name.starts_with("mail:") && !live.iter().any(|f| f.coll == coll) {
+            if name.starts_with(MAIL_PREFIX) && !live.iter().any(|f| f.coll == coll) {
                 index.remove_collection(coll)?;
+                self.app
+                    .sync_states
+                    .forget_collection(self.user, coll.id().0)?;
+            }
+        }
+        for f in live {
+            if let Some(identity) = f.identity {
+                index.set_identity(f.coll, identity)?;
             }
         }
         Ok(())

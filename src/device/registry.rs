@@ -6,6 +6,8 @@ use super::abq::Access;
 use super::options::StoredOptions;
 use super::tables::{self, DEVICES, POLICIES, WIPED};
 use super::{DeviceError, DeviceId, DeviceKey};
+use crate::state::sync::DeviceRef;
+use crate::state::sync_redb::forget_device_in;
 use redb::TableHandle;
 use redb::{Durability, ReadableTable, Table};
 use serde::{Deserialize, Serialize};
@@ -324,9 +326,17 @@ impl Txn {
         Ok(())
     }
 
-    /// Drops a device with its device-level policy; its ABQ decision and sync state go with it.
+    /// Drops a device with its device-level policy; its ABQ decision and sync state go with it,
+    /// in this transaction, so its next request starts from scratch. No mail is touched.
     pub fn remove(&self, key: &DeviceKey) -> Result<Option<Device>, DeviceError> {
         let storage = key.storage();
+        forget_device_in(
+            &self.txn,
+            DeviceRef {
+                user: key.user(),
+                device: key.id().as_str(),
+            },
+        )?;
         let old = {
             let mut t = self.devices()?;
             let old = t.remove(storage.as_str())?;

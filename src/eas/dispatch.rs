@@ -1,8 +1,8 @@
 //! Which handler a command goes to, and which commands OPTIONS advertises.
 
 use super::{
-    Command, Reply, Request, foldersync, getattachment, getitemestimate, itemoperations, moveitems,
-    provision, settings, sync,
+    Command, Reply, Request, foldercreate, folderdelete, foldersync, folderupdate, getattachment,
+    getitemestimate, itemoperations, moveitems, provision, settings, sync,
 };
 use crate::app::App;
 use std::sync::Arc;
@@ -12,6 +12,9 @@ pub const IMPLEMENTED: &[Command] = &[
     Command::Sync,
     Command::GetAttachment,
     Command::FolderSync,
+    Command::FolderCreate,
+    Command::FolderDelete,
+    Command::FolderUpdate,
     Command::MoveItems,
     Command::GetItemEstimate,
     Command::Settings,
@@ -25,6 +28,9 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::Sync => sync::handle(app, req).await,
         Command::Ping => crate::push::ping::handle(app, req).await,
         Command::FolderSync => foldersync::handle(app, req).await,
+        Command::FolderCreate => foldercreate::handle(app, req).await,
+        Command::FolderUpdate => folderupdate::handle(app, req).await,
+        Command::FolderDelete => folderdelete::handle(app, req).await,
         Command::MoveItems => moveitems::handle(app, req).await,
         Command::GetItemEstimate => getitemestimate::handle(app, req).await,
         Command::ItemOperations => itemoperations::handle(app, req).await,

@@ -4,6 +4,7 @@
 
 use super::fields::{self, ParseError, status_element, status_enum};
 use super::ids::{CollectionId, SyncKey};
+use super::limits::DeviceLimits;
 use super::{Reply, Request};
 use crate::app::App;
 use crate::collections::{Account, Folder};
@@ -213,10 +214,9 @@ pub fn run(
 ) -> Result<FolderSyncResponse, String> {
     let account = Account::open(app, dev.user).map_err(|e| e.to_string())?;
     let folders = account.folders().map_err(|e| e.to_string())?;
-    account
-        .forget_vanished(&folders)
-        .map_err(|e| e.to_string())?;
-    let now = records(&folders);
+    account.reconcile(&folders).map_err(|e| e.to_string())?;
+    let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
+    let now = records(&limits.visible(folders));
     let stored = app.sync_states.hierarchy(dev).map_err(|e| e.to_string())?;
     let (base, next_key, previous) = match (key_no(req.sync_key), &stored) {
         (None, _) => (
@@ -268,7 +268,8 @@ pub fn run(
     })
 }
 
-fn bump(k: KeyNo) -> KeyNo {
+/// The key after `k`.
+pub(crate) fn bump(k: KeyNo) -> KeyNo {
     KeyNo {
         epoch: k.epoch,
         counter: k.counter.checked_add(1).unwrap_or(1),

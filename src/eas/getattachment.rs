@@ -1,8 +1,10 @@
 //! GetAttachment (MS-ASCMD 2.2.1.8, protocol 2.5–12.1): the attachment named by the
 //! `AttachmentName` query parameter (a FileReference), as the raw HTTP body with its content
-//! type. Unknown references get HTTP 500, as the spec's failure answer.
+//! type. Unknown references, and attachments the device's options withhold, get HTTP 500, as the
+//! spec's failure answer.
 
 use super::itemoperations::find_attachment;
+use super::limits::DeviceLimits;
 use super::{Reply, Request};
 use crate::app::App;
 use crate::collections::Account;
@@ -17,8 +19,10 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         let found = Account::open(&a, &r.user)
             .map_err(|e| e.to_string())
             .and_then(|account| {
-                let folders = account.folders().map_err(|e| e.to_string())?;
-                find_attachment(&account, &folders, &name)
+                let limits = DeviceLimits::load(&a, &r.user, &r.query.device_id)
+                    .map_err(|e| e.to_string())?;
+                let folders = limits.visible(account.folders().map_err(|e| e.to_string())?);
+                find_attachment(&account, &folders, &limits, &name)
             });
         match found {
             Ok(Some(att)) => Reply::Raw {

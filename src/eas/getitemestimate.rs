@@ -4,6 +4,7 @@
 use super::fields::{self, ParseError, status_element, status_enum};
 use super::foldersync::key_no;
 use super::ids::{CollectionId, SyncKey};
+use super::limits::DeviceLimits;
 use super::options::{self, ItemOptions};
 use super::{Reply, Request};
 use crate::app::App;
@@ -133,6 +134,7 @@ fn estimate(
     app: &App,
     account: &Account<'_>,
     folders: &[Folder],
+    limits: &DeviceLimits,
     dev: DeviceRef<'_>,
     c: &EstimateCollection,
 ) -> Result<Estimate, String> {
@@ -166,6 +168,10 @@ fn estimate(
             _ => return Ok(answer(EstimateStatus::InvalidSyncKey, None)),
         }
     };
+    // A quarantined device is sent nothing, so nothing is waiting for it.
+    if limits.quarantined() {
+        return Ok(answer(EstimateStatus::Success, Some(0)));
+    }
     account
         .backend()
         .refresh(folder)
@@ -182,7 +188,8 @@ fn estimate(
         .as_ref()
         .and_then(|o| o.filter_type)
         .unwrap_or(state.filter);
-    let min_time = options::min_time(filter, app.config.limits.max_mail_age_days, now);
+    let max_days = limits.max_days(app.config.limits.max_mail_age_days);
+    let min_time = options::min_time(filter, max_days, now);
     let page = app
         .index
         .changes_since(folder.coll, base.modseq, COUNT_CAP)
@@ -221,11 +228,12 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         };
         let run = || -> Result<GetItemEstimateResponse, String> {
             let account = Account::open(&a, dev.user).map_err(|e| e.to_string())?;
-            let folders = account.folders().map_err(|e| e.to_string())?;
+            let limits = DeviceLimits::load(&a, dev.user, dev.device).map_err(|e| e.to_string())?;
+            let folders = limits.visible(account.folders().map_err(|e| e.to_string())?);
             let responses = parsed
                 .collections
                 .iter()
-                .map(|c| estimate(&a, &account, &folders, dev, c))
+                .map(|c| estimate(&a, &account, &folders, &limits, dev, c))
                 .collect::<Result<_, _>>()?;
             Ok(GetItemEstimateResponse { responses })
         };

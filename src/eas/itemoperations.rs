@@ -4,6 +4,7 @@
 
 use super::fields::{self, ParseError, status_element, status_enum};
 use super::ids::{CollectionId, ServerId};
+use super::limits::DeviceLimits;
 use super::options::ItemOptions;
 use super::{Reply, Request};
 use crate::ProtocolVersion;
@@ -329,10 +330,12 @@ pub struct Located {
     pub data: Vec<u8>,
 }
 
-/// Resolves a FileReference (`<collection>:<uid>:<index>`) in the user's own index.
+/// Resolves a FileReference (`<collection>:<uid>:<index>`) in the user's own index; an
+/// attachment the device may not have (its options) is not found either.
 pub fn find_attachment(
     account: &Account<'_>,
     folders: &[Folder],
+    limits: &DeviceLimits,
     reference: &str,
 ) -> Result<Option<Located>, String> {
     let Some((base, index)) = parse_file_reference(reference) else {
@@ -357,16 +360,19 @@ pub fn find_attachment(
         Err(crate::collections::BackendError::NotFound) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    Ok(attachment(&raw, index).map(|a| Located {
-        content_type: a.content_type,
-        name: a.name,
-        data: a.data,
-    }))
+    Ok(attachment(&raw, index)
+        .filter(|a| limits.allows_attachment(a.data.len() as u64))
+        .map(|a| Located {
+            content_type: a.content_type,
+            name: a.name,
+            data: a.data,
+        }))
 }
 
 fn fetch(
     account: &Account<'_>,
     folders: &[Folder],
+    limits: &DeviceLimits,
     version: ProtocolVersion,
     target: &FetchTarget,
     options: &ItemOptions,
@@ -374,7 +380,7 @@ fn fetch(
 ) -> Result<(ItemOpsStatus, Option<Fetched>), String> {
     match target {
         FetchTarget::Attachment(reference) => {
-            let Some(found) = find_attachment(account, folders, reference)? else {
+            let Some(found) = find_attachment(account, folders, limits, reference)? else {
                 return Ok((ItemOpsStatus::InvalidAttachment, None));
             };
             let total = found.data.len() as u64;
@@ -437,12 +443,16 @@ fn fetch(
             let Ok(opts) = options.email(version) else {
                 return Ok((ItemOpsStatus::ProtocolError, None));
             };
+            let opts = limits.email_options(opts);
             match backend.render(folder, &item, server_id.as_str(), &opts) {
-                Ok(data) => Ok((
+                Ok(mut data) => Ok((
                     ItemOpsStatus::Success,
                     Some(Fetched::Item {
                         class: ItemClass::Email.name().to_string(),
-                        data,
+                        data: {
+                            limits.strip(&mut data);
+                            data
+                        },
                     }),
                 )),
                 Err(crate::collections::BackendError::NotFound) => {
@@ -460,7 +470,9 @@ fn run(
     parsed: &ItemOperationsRequest,
 ) -> Result<ItemOperationsResponse, String> {
     let account = Account::open(app, &req.user).map_err(|e| e.to_string())?;
-    let folders = account.folders().map_err(|e| e.to_string())?;
+    let limits =
+        DeviceLimits::load(app, &req.user, &req.query.device_id).map_err(|e| e.to_string())?;
+    let folders = limits.visible(account.folders().map_err(|e| e.to_string())?);
     let mut responses = Vec::new();
     for op in &parsed.operations {
         responses.push(match op {
@@ -469,8 +481,15 @@ fn run(
                 options,
                 range,
             } => {
-                let (status, fetched) =
-                    fetch(&account, &folders, req.version, target, options, *range)?;
+                let (status, fetched) = fetch(
+                    &account,
+                    &folders,
+                    &limits,
+                    req.version,
+                    target,
+                    options,
+                    *range,
+                )?;
                 OperationResponse::Fetch {
                     status,
                     target: target.clone(),
@@ -487,7 +506,10 @@ fn run(
                 let status = match folder {
                     None => ItemOpsStatus::NotFound,
                     Some(f) => match account.backend().empty(f, *delete_subfolders) {
-                        Ok(()) => ItemOpsStatus::Success,
+                        Ok(()) => {
+                            app.hub.notify(&req.user, Some(f.id));
+                            ItemOpsStatus::Success
+                        }
                         Err(e) => {
                             log::warn!(
                                 "{} [{}] EmptyFolderContents: {e}",

@@ -4,6 +4,7 @@
 
 use super::fields::{self, ParseError, status_element, status_enum};
 use super::ids::{CollectionId, ServerId};
+use super::limits::DeviceLimits;
 use super::{Reply, Request};
 use crate::app::App;
 use crate::collections::{Account, BackendError, Folder, ItemClass};
@@ -179,6 +180,8 @@ fn move_one(
         batch.collections.push((dst.id, s, Some(&held_dst)));
     }
     states.commit(dev, &batch).map_err(|e| e.to_string())?;
+    app.hub.notify(dev.user, Some(src.id));
+    app.hub.notify(dev.user, Some(dst.id));
     Ok(answer(
         MoveStatus::Success,
         Some(ServerId::item(dst.id, created.uid.0)),
@@ -198,7 +201,8 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         };
         let run = || -> Result<MoveItemsResponse, String> {
             let account = Account::open(&a, dev.user).map_err(|e| e.to_string())?;
-            let folders = account.folders().map_err(|e| e.to_string())?;
+            let limits = DeviceLimits::load(&a, dev.user, dev.device).map_err(|e| e.to_string())?;
+            let folders = limits.visible(account.folders().map_err(|e| e.to_string())?);
             let responses = parsed
                 .moves
                 .iter()

@@ -7,6 +7,7 @@ use crate::ProtocolVersion;
 use crate::app::App;
 use crate::collections::Account;
 use crate::eas::ids::CollectionId;
+use crate::eas::limits::DeviceLimits;
 use crate::eas::sync::{CollectionRequest, engine};
 use crate::state::sync::DeviceRef;
 use smol::Timer;
@@ -67,7 +68,8 @@ pub fn pending(
     ids: &[u32],
 ) -> Result<Vec<u32>, String> {
     let account = Account::open(app, dev.user).map_err(|e| e.to_string())?;
-    let folders = account.folders().map_err(|e| e.to_string())?;
+    let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
+    let folders = limits.visible(account.folders().map_err(|e| e.to_string())?);
     let ctx = engine::Context {
         app,
         account: &account,
@@ -77,6 +79,7 @@ pub fn pending(
         now: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        limits: &limits,
     };
     let mut changed = Vec::new();
     for &id in ids {

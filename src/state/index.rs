@@ -16,7 +16,8 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 
 use self::cache::{Cache, Diff, ItemMap};
 use self::tables::{
-    BY_KEY, BY_TIME, CHANGES, COLLS, ITEMS, META, Meta, NAMES, USERS, Writer, read_item, read_meta,
+    BY_KEY, BY_TIME, CHANGES, COLLS, IDENTS, ITEMS, META, Meta, NAMES, USERS, Writer,
+    clear_identity, read_item, read_meta,
 };
 use crate::store::DirStamp;
 
@@ -214,8 +215,26 @@ impl ChangeIndex {
             txn.open_table(NAMES)?
                 .remove((coll.user_no, meta.name.as_str()))?;
             Writer::open(&txn)?.clear(coll.key())?;
+            clear_identity(&txn, coll.key())?;
         }
         self.cache().forget(coll.key());
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The identity last recorded for the collection's directory.
+    pub fn identity(&self, coll: Collection) -> Result<Option<u64>, IndexError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(IDENTS)?.get(coll.key())?.map(|g| g.value()))
+    }
+
+    /// Records the identity of the collection's directory (written only when it changed).
+    pub fn set_identity(&self, coll: Collection, identity: u64) -> Result<(), IndexError> {
+        if self.identity(coll)? == Some(identity) {
+            return Ok(());
+        }
+        let txn = self.db.begin_write()?;
+        txn.open_table(IDENTS)?.insert(coll.key(), identity)?;
         txn.commit()?;
         Ok(())
     }
@@ -422,6 +441,41 @@ impl ChangeIndex {
         let modseq = meta.modseq;
         self.commit(coll, txn, meta)?;
         Ok(Noted { uid: noted, modseq })
+    }
+
+    /// Moves a live item to a new key, keeping its uid: a message easd rewrote under a new file
+    /// name (an edited draft). Recorded as one change, which every device sees. An item a scan
+    /// already indexed under `new_key` (it raced the rewrite) is removed. Returns the modseq.
+    pub fn rekey(
+        &self,
+        coll: Collection,
+        uid: Uid,
+        new_key: &str,
+        version: &str,
+        time: u64,
+    ) -> Result<u64, IndexError> {
+        check_key(new_key)?;
+        let _guard = self.lock(coll);
+        let mut meta = self.meta(coll)?;
+        let c = coll.key();
+        let txn = self.db.begin_write()?;
+        {
+            let mut w = Writer::open(&txn)?;
+            let raced = w.by_key.get((c, new_key))?.map(|g| g.value());
+            if let Some(other) = raced.filter(|&o| o != uid.0) {
+                w.remove(c, &mut meta, other)?;
+                self.cache().with_map(c, |m| m.remove(new_key));
+            }
+            let old_key = w.rekey(c, &mut meta, uid.0, new_key, version, time)?;
+            self.cache().with_map(c, |m| {
+                m.remove(&old_key);
+                m.insert(new_key, uid.0, version);
+            });
+            w.save_meta(c, &meta)?;
+        }
+        let modseq = meta.modseq;
+        self.commit(coll, txn, meta)?;
+        Ok(modseq)
     }
 
     /// The latest modseq of the collection.

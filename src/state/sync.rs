@@ -172,6 +172,10 @@ pub trait SyncStates: Send + Sync {
     fn commit(&self, dev: DeviceRef<'_>, batch: &Batch<'_>) -> Result<(), SyncStateError>;
     /// Forgets a collection's state for a device (the folder is gone).
     fn forget(&self, dev: DeviceRef<'_>, coll: u32) -> Result<(), SyncStateError>;
+    /// Forgets a collection's state for every device of `user` (the folder was deleted).
+    fn forget_collection(&self, user: &str, coll: u32) -> Result<(), SyncStateError>;
+    /// Forgets everything about one device, so it syncs from scratch (the device was removed).
+    fn forget_device(&self, dev: DeviceRef<'_>) -> Result<(), SyncStateError>;
     /// The cached last Sync request (encoded WBXML) for empty and partial requests.
     fn last_request(&self, dev: DeviceRef<'_>) -> Result<Option<Vec<u8>>, SyncStateError>;
 }

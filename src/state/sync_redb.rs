@@ -5,7 +5,7 @@
 use super::StateError;
 use super::sync::{Batch, CollectionState, DeviceRef, HierarchyState, SyncStateError, SyncStates};
 use super::uidset::UidSet;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use std::sync::Arc;
 
 const HIERARCHY: TableDefinition<&str, &[u8]> = TableDefinition::new("sync_hierarchy");
@@ -18,9 +18,23 @@ pub struct RedbSyncStates {
 }
 
 /// The table key of a device: user and DeviceId cannot contain NUL (the query parser refuses
-/// it and configured addresses are validated), so the pair is unambiguous.
+/// it and configured addresses are validated), so the pair is unambiguous. The address is
+/// lower-cased, as the device registry keys it.
 fn device_key(dev: DeviceRef<'_>) -> String {
-    format!("{}\0{}", dev.user, dev.device)
+    format!("{}\0{}", dev.user.to_ascii_lowercase(), dev.device)
+}
+
+/// Deletes every state row of one device inside `txn`: the device registry calls this in the
+/// transaction that removes the device, so the two cannot disagree.
+pub fn forget_device_in(txn: &WriteTransaction, dev: DeviceRef<'_>) -> Result<(), StateError> {
+    let key = device_key(dev);
+    txn.open_table(HIERARCHY)?.remove(key.as_str())?;
+    txn.open_table(REQUESTS)?.remove(key.as_str())?;
+    for table in [COLLECTIONS, HELD] {
+        txn.open_table(table)?
+            .retain_in((key.as_str(), 0)..=(key.as_str(), u32::MAX), |_, _| false)?;
+    }
+    Ok(())
 }
 
 impl RedbSyncStates {
@@ -142,6 +156,40 @@ impl SyncStates for RedbSyncStates {
         Ok(())
     }
 
+    fn forget_collection(&self, user: &str, coll: u32) -> Result<(), SyncStateError> {
+        // Every device key of the user starts with "user\0"; '\x01' is the next byte.
+        let user = user.to_ascii_lowercase();
+        let (from, to) = (format!("{user}\0"), format!("{user}\x01"));
+        let txn = self.db.begin_write().map_err(StateError::from)?;
+        for table in [COLLECTIONS, HELD] {
+            let mut t = txn.open_table(table).map_err(StateError::from)?;
+            let mut doomed = Vec::new();
+            for row in t
+                .range((from.as_str(), 0)..(to.as_str(), 0))
+                .map_err(StateError::from)?
+            {
+                let (k, _) = row.map_err(StateError::from)?;
+                let (device, c) = k.value();
+                if c == coll {
+                    doomed.push(device.to_string());
+                }
+            }
+            for device in &doomed {
+                t.remove((device.as_str(), coll))
+                    .map_err(StateError::from)?;
+            }
+        }
+        txn.commit().map_err(StateError::from)?;
+        Ok(())
+    }
+
+    fn forget_device(&self, dev: DeviceRef<'_>) -> Result<(), SyncStateError> {
+        let txn = self.db.begin_write().map_err(StateError::from)?;
+        forget_device_in(&txn, dev)?;
+        txn.commit().map_err(StateError::from)?;
+        Ok(())
+    }
+
     fn last_request(&self, dev: DeviceRef<'_>) -> Result<Option<Vec<u8>>, SyncStateError> {
         self.read(REQUESTS, &device_key(dev), |b| Ok(b.to_vec()))
     }
@@ -217,5 +265,55 @@ mod tests {
         s.forget(a, 5).unwrap();
         assert!(s.collection(a, 5).unwrap().is_none());
         assert!(s.hierarchy(a).unwrap().is_none());
+    }
+
+    #[test]
+    fn forgetting_collections_and_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(crate::state::open_db(&dir.path().join("s.redb"), 1 << 20).unwrap());
+        let s = RedbSyncStates::open(db).unwrap();
+        let dev = |user, device| DeviceRef { user, device };
+        let (a, b, c) = (
+            dev("Alice@Example.com", "phone"),
+            dev("alice@example.com", "tablet"),
+            dev("alicia@example.com", "phone"),
+        );
+        let st = state(1);
+        let mut held = UidSet::new();
+        held.insert(1);
+        for d in [a, b, c] {
+            s.commit(
+                d,
+                &Batch {
+                    collections: vec![(5, &st, Some(&held)), (6, &st, Some(&held))],
+                    request: Some(b"req"),
+                },
+            )
+            .unwrap();
+            s.put_hierarchy(d, &HierarchyState::default()).unwrap();
+        }
+        assert!(
+            s.collection(dev("alice@example.com", "phone"), 5)
+                .unwrap()
+                .is_some()
+        );
+        s.forget_collection("alice@example.com", 5).unwrap();
+        assert!(s.collection(a, 5).unwrap().is_none());
+        assert!(s.collection(b, 5).unwrap().is_none());
+        assert!(s.held(b, 5).unwrap().is_empty());
+        assert!(s.collection(b, 6).unwrap().is_some());
+        assert!(
+            s.collection(c, 5).unwrap().is_some(),
+            "another user's state stays"
+        );
+        s.forget_device(dev("ALICE@example.com", "phone")).unwrap();
+        assert!(s.collection(a, 6).unwrap().is_none());
+        assert!(s.hierarchy(a).unwrap().is_none());
+        assert!(s.last_request(a).unwrap().is_none());
+        assert!(
+            s.collection(b, 6).unwrap().is_some(),
+            "the user's other device stays"
+        );
+        assert!(s.hierarchy(c).unwrap().is_some());
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, DirEntryExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -135,6 +135,15 @@ impl Maildir {
 
     /// Every subfolder on disk (INBOX excluded), sorted.
     fn folder_names(&self) -> Result<Vec<FolderName>, StoreError> {
+        Ok(self
+            .folder_entries()?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    /// Every subfolder on disk with its directory's inode number, sorted by name.
+    fn folder_entries(&self) -> Result<Vec<(FolderName, u64)>, StoreError> {
         let entries = fs::read_dir(&self.root)
             .map_err(|e| not_found_or(e, &FolderName::inbox(), "read", &self.root))?;
         let mut names = Vec::new();
@@ -155,7 +164,7 @@ impl Maildir {
                 Err(_) => false,
             };
             if is_dir {
-                names.push(folder);
+                names.push((folder, entry.ino()));
             }
         }
         names.sort();
@@ -371,7 +380,8 @@ impl Maildir {
 
 impl MailStore for Maildir {
     fn folders(&self) -> Result<Vec<MailFolder>, StoreError> {
-        let names = self.folder_names()?;
+        let entries = self.folder_entries()?;
+        let names: Vec<FolderName> = entries.iter().map(|(n, _)| n.clone()).collect();
         let roles = assign_roles(&names);
         let existing: BTreeSet<&FolderName> = names.iter().collect();
         let mut out = Vec::with_capacity(names.len() + 1);
@@ -380,8 +390,9 @@ impl MailStore for Maildir {
             display: FolderName::inbox().display_name(),
             parent: None,
             role: FolderRole::Inbox,
+            identity: None,
         });
-        for name in &names {
+        for (name, ino) in &entries {
             let mut parent = name.lexical_parent();
             while let Some(p) = parent.take_if(|p| !p.is_inbox() && !existing.contains(p)) {
                 parent = p.lexical_parent();
@@ -395,6 +406,7 @@ impl MailStore for Maildir {
                 display: name.display_name(),
                 parent,
                 role,
+                identity: Some(*ino),
             });
         }
         Ok(out)

@@ -183,6 +183,9 @@ pub struct MailFolder {
     /// The nearest existing ancestor; `None` for top-level folders and INBOX.
     pub parent: Option<FolderName>,
     pub role: FolderRole,
+    /// The directory's inode number (from the directory listing, no stat), by which a folder
+    /// another program renamed is recognised under its new name; `None` for INBOX.
+    pub identity: Option<u64>,
 }
 
 /// The stable identity of a message in a folder: the Maildir base name

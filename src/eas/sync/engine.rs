@@ -4,16 +4,19 @@
 //! next state. Nothing here knows about files or redb: items come from an `ItemBackend`, state
 //! from `SyncStates`. The design is in docs/sync.md.
 
-use super::request::{ClientCommand, CollectionRequest};
-use super::response::{ClientResponse, CollectionResponse, ServerCommand, SyncStatus};
+use super::apply::{Applier, code};
+use super::collect::{CollectError, Collected, Collector};
+use super::request::CollectionRequest;
+use super::response::{ClientResponse, CollectionResponse, SyncStatus};
 use crate::ProtocolVersion;
 use crate::app::App;
 use crate::collections::{Account, BackendError, Folder, ItemBackend};
 use crate::eas::fields::ParseError;
-use crate::eas::foldersync::{key_no, new_epoch, sync_key};
+use crate::eas::foldersync::{bump, key_no, new_epoch, sync_key};
 use crate::eas::ids::{ClientId, ServerId, SyncKey};
+use crate::eas::limits::DeviceLimits;
 use crate::eas::options::{self, ItemOptions};
-use crate::state::index::{Change, IndexError, Item, ItemCursor, ItemQuery, Uid};
+use crate::state::index::IndexError;
 use crate::state::sync::{
     Backfill, ClientResult, CollectionState, DeviceRef, KeyNo, Outcome, Snapshot, SyncStateError,
 };
@@ -30,6 +33,7 @@ pub struct Context<'a> {
     pub version: ProtocolVersion,
     /// Unix seconds, for FilterType.
     pub now: u64,
+    pub limits: &'a DeviceLimits,
 }
 
 /// A new state to commit with the response.
@@ -44,6 +48,8 @@ pub struct Write {
 pub struct Prepared {
     pub response: Option<CollectionResponse>,
     pub write: Option<Write>,
+    /// Collections easd changed on disk for the device, to wake other devices once committed.
+    pub changed: Vec<u32>,
 }
 
 #[derive(Debug)]
@@ -89,43 +95,12 @@ fn only(response: CollectionResponse) -> Prepared {
     Prepared {
         response: Some(response),
         write: None,
+        changed: Vec::new(),
     }
-}
-
-fn status_of(e: &BackendError) -> SyncStatus {
-    match e {
-        BackendError::NotFound => SyncStatus::ObjectNotFound,
-        BackendError::Unsupported | BackendError::Invalid(_) => SyncStatus::ConversionError,
-        BackendError::Store(_) | BackendError::Index(_) => SyncStatus::ServerError,
-    }
-}
-
-fn code(s: SyncStatus) -> u16 {
-    s as u16
 }
 
 fn from_code(c: u16) -> SyncStatus {
     <SyncStatus as crate::eas::fields::StatusCode>::from_code(c).unwrap_or(SyncStatus::ServerError)
-}
-
-/// Whether the device's own change already covers the index's latest change of `uid`.
-fn echoed(echo: &[(u32, u64)], uid: u32, modseq: u64) -> bool {
-    echo.iter().any(|&(u, m)| u == uid && modseq <= m)
-}
-
-fn bump(k: KeyNo) -> KeyNo {
-    KeyNo {
-        epoch: k.epoch,
-        counter: k.counter.checked_add(1).unwrap_or(1),
-    }
-}
-
-/// The index entry a client's ServerId names, if it is in this folder and still there.
-fn lookup(ctx: &Context<'_>, folder: &Folder, id: &ServerId) -> Result<Option<Item>, IndexError> {
-    match id.numbers() {
-        Some((c, u)) if c == folder.id => ctx.app.index.item(folder.coll, Uid(u)),
-        _ => Ok(None),
-    }
 }
 
 /// Runs one collection; failures become a per-collection Status 5 rather than failing the
@@ -198,7 +173,7 @@ fn run_collection(
     };
     let (options, options_bytes) = resolve_options(req, stored.as_ref())?;
     let email_opts = match options.email(ctx.version) {
-        Ok(o) => o,
+        Ok(o) => ctx.limits.email_options(o),
         Err(
             ParseError::BadValue(_)
             | ParseError::Missing(_)
@@ -212,7 +187,8 @@ fn run_collection(
         }
     };
     let filter = options.filter_type.unwrap_or(0);
-    let min_time = options::min_time(filter, ctx.app.config.limits.max_mail_age_days, ctx.now);
+    let max_days = ctx.limits.max_days(ctx.app.config.limits.max_mail_age_days);
+    let min_time = options::min_time(filter, max_days, ctx.now);
     let class =
         (ctx.version < ProtocolVersion::V12_1).then(|| folder.kind.class().name().to_string());
 
@@ -247,6 +223,7 @@ fn run_collection(
                 state,
                 held: Some(UidSet::new()),
             }),
+            changed: Vec::new(),
         });
     };
     let Some(mut state) = stored else {
@@ -263,7 +240,8 @@ fn run_collection(
     };
     let options_changed = state.options != options_bytes;
     let modseq_now = backend.refresh(folder)?;
-    let get_changes = req.get_changes.unwrap_or(true);
+    // A quarantined device sends its changes but gets none (the guide's ABQ chapter).
+    let get_changes = req.get_changes.unwrap_or(true) && !ctx.limits.quarantined();
     let idle = !replay
         && req.commands.is_empty()
         && filter == state.filter
@@ -280,11 +258,11 @@ fn run_collection(
         return Ok(Prepared {
             response: None,
             write,
+            changed: Vec::new(),
         });
     }
 
     let mut held = states.held(ctx.dev, folder.id)?;
-    let mut held_dirty = replay;
     if replay {
         for &u in &state.last.sent_added {
             held.remove(u);
@@ -301,237 +279,37 @@ fn run_collection(
     }
 
     let mut echo = state.echo.clone();
-    let mut results: Vec<ClientResult> = prior.clone();
-    let mut fetched: Vec<ClientResponse> = Vec::new();
-    for cmd in &req.commands {
-        match cmd {
-            ClientCommand::Add { client_id, data } => {
-                let seen = prior.iter().any(|r| {
-                    matches!(r, ClientResult::Added { client_id: c, .. } if c == client_id.as_str())
-                });
-                if seen {
-                    continue;
-                }
-                results.push(match backend.add(folder, data) {
-                    Ok(created) => {
-                        held.insert(created.uid.0);
-                        held_dirty = true;
-                        echo.push((created.uid.0, created.modseq));
-                        ClientResult::Added {
-                            client_id: client_id.to_string(),
-                            uid: Some(created.uid.0),
-                            status: code(SyncStatus::Success),
-                        }
-                    }
-                    Err(e) => {
-                        log::info!("{} Add {client_id}: {e}", ctx.dev.device);
-                        ClientResult::Added {
-                            client_id: client_id.to_string(),
-                            uid: None,
-                            status: code(status_of(&e)),
-                        }
-                    }
-                });
-            }
-            ClientCommand::Change { server_id, data } => {
-                let seen = prior.iter().any(|r| {
-                    matches!(r, ClientResult::Changed { server_id: s, .. } if s == server_id.as_str())
-                });
-                if seen {
-                    continue;
-                }
-                let status = match lookup(ctx, folder, server_id)? {
-                    None => SyncStatus::ObjectNotFound,
-                    Some(item) => {
-                        let moved_on =
-                            item.modseq > base.modseq && !echoed(&echo, item.uid.0, item.modseq);
-                        if moved_on && options.server_wins() {
-                            SyncStatus::Conflict
-                        } else {
-                            match backend.change(folder, &item, data) {
-                                Ok(m) => {
-                                    echo.push((item.uid.0, m));
-                                    SyncStatus::Success
-                                }
-                                Err(e) => status_of(&e),
-                            }
-                        }
-                    }
-                };
-                results.push(ClientResult::Changed {
-                    server_id: server_id.to_string(),
-                    status: code(status),
-                });
-            }
-            ClientCommand::Delete { server_id } => {
-                let seen = prior.iter().any(|r| {
-                    matches!(r, ClientResult::Deleted { server_id: s, .. } if s == server_id.as_str())
-                });
-                if seen {
-                    continue;
-                }
-                let status = match lookup(ctx, folder, server_id)? {
-                    None => SyncStatus::ObjectNotFound,
-                    Some(item) => {
-                        held_dirty |= held.remove(item.uid.0);
-                        match backend.delete(folder, &item, req.deletes_as_moves.unwrap_or(true)) {
-                            Ok(()) => SyncStatus::Success,
-                            Err(e) => status_of(&e),
-                        }
-                    }
-                };
-                results.push(ClientResult::Deleted {
-                    server_id: server_id.to_string(),
-                    status: code(status),
-                });
-            }
-            ClientCommand::Fetch { server_id } => {
-                let (status, data) = match lookup(ctx, folder, server_id)? {
-                    None => (SyncStatus::ObjectNotFound, None),
-                    Some(item) => {
-                        match backend.render(folder, &item, server_id.as_str(), &email_opts) {
-                            Ok(d) => (SyncStatus::Success, Some(d)),
-                            Err(e) => (status_of(&e), None),
-                        }
-                    }
-                };
-                fetched.push(ClientResponse::Fetch {
-                    server_id: server_id.clone(),
-                    status,
-                    data,
-                });
-            }
+    let applier = Applier {
+        ctx,
+        folder,
+        backend: &backend,
+        opts: &email_opts,
+        base_modseq: base.modseq,
+        server_wins: options.server_wins(),
+        deletes_as_moves: req.deletes_as_moves.unwrap_or(true),
+        prior: &prior,
+    };
+    let applied = applier.run(req, &mut held, &mut echo)?;
+    let collected = if get_changes {
+        let collector = Collector {
+            ctx,
+            folder,
+            backend: &backend,
+            opts: &email_opts,
+            window,
+            min_time,
+            echo: &echo,
+            modseq_now,
+        };
+        match collector.run(base.modseq, base.backfill, &mut held) {
+            Ok(c) => c,
+            Err(CollectError::OutOfRange) => return Ok(invalid_key()),
+            Err(CollectError::Engine(e)) => return Err(e),
         }
-    }
-
-    let mut commands: Vec<ServerCommand> = Vec::new();
-    let mut sent_added = Vec::new();
-    let mut sent_removed = Vec::new();
-    let mut cursor = base.modseq;
-    let mut backfill = base.backfill;
-    let mut more = false;
-    if get_changes {
-        'log: loop {
-            let page = match ctx
-                .app
-                .index
-                .changes_since(folder.coll, cursor, window + 32)
-            {
-                Ok(p) => p,
-                Err(IndexError::CursorOutOfRange { .. }) => return Ok(invalid_key()),
-                Err(e) => return Err(e.into()),
-            };
-            for change in page.changes {
-                if commands.len() >= window {
-                    more = true;
-                    break 'log;
-                }
-                match change {
-                    Change::Added(item) | Change::Changed(item) => {
-                        let uid = item.uid.0;
-                        if !echoed(&echo, uid, item.modseq) {
-                            let sid = ServerId::item(folder.id, uid);
-                            if held.contains(uid) {
-                                let data = backend.render_change(
-                                    folder,
-                                    &item,
-                                    sid.as_str(),
-                                    &email_opts,
-                                )?;
-                                commands.push(ServerCommand::Change {
-                                    server_id: sid,
-                                    data,
-                                });
-                            } else if item.time >= min_time {
-                                match backend.render(folder, &item, sid.as_str(), &email_opts) {
-                                    Ok(data) => {
-                                        held.insert(uid);
-                                        held_dirty = true;
-                                        sent_added.push(uid);
-                                        commands.push(ServerCommand::Add {
-                                            server_id: sid,
-                                            data,
-                                        });
-                                    }
-                                    Err(BackendError::NotFound) => {}
-                                    Err(e) => return Err(e.into()),
-                                }
-                            }
-                        }
-                        cursor = item.modseq;
-                    }
-                    Change::Removed { uid, modseq } => {
-                        if held.remove(uid.0) {
-                            held_dirty = true;
-                            sent_removed.push(uid.0);
-                            commands.push(ServerCommand::Delete {
-                                server_id: ServerId::item(folder.id, uid.0),
-                            });
-                        }
-                        cursor = modseq;
-                    }
-                }
-            }
-            if !page.more {
-                cursor = cursor.max(page.next).max(modseq_now);
-                break;
-            }
-        }
-        if let (
-            false,
-            Backfill::Pending {
-                min_time: oldest,
-                after,
-            },
-        ) = (more, backfill)
-        {
-            let mut after = after;
-            loop {
-                let left = window.saturating_sub(commands.len());
-                if left == 0 {
-                    more = true;
-                    break;
-                }
-                let query = ItemQuery {
-                    min_time: oldest,
-                    newest_first: true,
-                    after: after.map(|(t, u)| ItemCursor::new(t, Uid(u))),
-                    limit: left,
-                };
-                let items = ctx.app.index.items(folder.coll, &query)?;
-                let exhausted = items.len() < left;
-                for item in items {
-                    let uid = item.uid.0;
-                    after = Some((item.time, uid));
-                    if held.contains(uid) {
-                        continue;
-                    }
-                    let sid = ServerId::item(folder.id, uid);
-                    match backend.render(folder, &item, sid.as_str(), &email_opts) {
-                        Ok(data) => {
-                            held.insert(uid);
-                            held_dirty = true;
-                            sent_added.push(uid);
-                            commands.push(ServerCommand::Add {
-                                server_id: sid,
-                                data,
-                            });
-                        }
-                        Err(BackendError::NotFound) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                if exhausted {
-                    backfill = Backfill::Done;
-                    break;
-                }
-                backfill = Backfill::Pending {
-                    min_time: oldest,
-                    after,
-                };
-            }
-        }
-    }
+    } else {
+        Collected::nothing(base.modseq, base.backfill)
+    };
+    let held_dirty = replay || applied.held_dirty || collected.held_dirty;
 
     let reportable = |r: &&ClientResult| match r {
         ClientResult::Added { .. } => true,
@@ -539,19 +317,20 @@ fn run_collection(
             *status != code(SyncStatus::Success)
         }
     };
-    let say = !commands.is_empty()
-        || !fetched.is_empty()
+    let say = !collected.commands.is_empty()
+        || !applied.fetched.is_empty()
         || !req.commands.is_empty()
-        || results.iter().any(|r| reportable(&r))
-        || more
+        || applied.results.iter().any(|r| reportable(&r))
+        || collected.more
         || ctx.version < ProtocolVersion::V12_1;
     if !say {
         // Nothing for the device, but the index moved (e.g. past the device's own changes):
         // remember that under the same key.
-        let moved = cursor != state.current.modseq || backfill != state.current.backfill;
+        let moved = collected.cursor != state.current.modseq
+            || collected.backfill != state.current.backfill;
         let write = (moved || options_changed).then(|| {
-            state.current.modseq = cursor;
-            state.current.backfill = backfill;
+            state.current.modseq = collected.cursor;
+            state.current.backfill = collected.backfill;
             state.options = options_bytes.clone();
             Write {
                 coll: folder.id,
@@ -562,28 +341,30 @@ fn run_collection(
         return Ok(Prepared {
             response: None,
             write,
+            changed: applied.changed,
         });
     }
 
     let new_key = bump(state.current.key);
-    let mut responses: Vec<ClientResponse> = results
+    let mut responses: Vec<ClientResponse> = applied
+        .results
         .iter()
         .filter(reportable)
         .filter_map(|r| client_response(folder.id, r))
         .collect();
-    responses.extend(fetched);
+    responses.extend(applied.fetched);
     echo.retain(|&(_, m)| m > base.modseq);
     let new_state = CollectionState {
         current: Snapshot {
             key: new_key,
-            modseq: cursor,
-            backfill,
+            modseq: collected.cursor,
+            backfill: collected.backfill,
         },
         previous: Some(base),
         last: Outcome {
-            sent_added,
-            sent_removed,
-            client: results,
+            sent_added: collected.sent_added,
+            sent_removed: collected.sent_removed,
+            client: applied.results,
         },
         echo,
         options: options_bytes,
@@ -595,18 +376,18 @@ fn run_collection(
             sync_key: Some(sync_key(new_key)),
             collection_id: id.clone(),
             status: SyncStatus::Success,
-            commands,
+            commands: collected.commands,
             responses,
-            more_available: more,
+            more_available: collected.more,
         }),
         write: Some(Write {
             coll: folder.id,
             state: new_state,
             held: held_dirty.then_some(held),
         }),
+        changed: applied.changed,
     })
 }
-
 /// The wire form of a stored client result.
 fn client_response(coll: u32, r: &ClientResult) -> Option<ClientResponse> {
     Some(match r {

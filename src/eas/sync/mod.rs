@@ -3,6 +3,8 @@
 //! last request (12.1+), all collection states commit in one transaction before the response
 //! leaves, and a request with nothing to say in any collection gets an empty 200 (12.1+).
 
+mod apply;
+mod collect;
 pub mod engine;
 pub mod request;
 pub mod response;
@@ -14,6 +16,7 @@ use super::{Reply, Request};
 use crate::ProtocolVersion;
 use crate::app::App;
 use crate::collections::Account;
+use crate::eas::limits::DeviceLimits;
 use crate::push::hold::{self, Held, Waited};
 use crate::push::hub::Watch;
 use crate::state::sync::{Batch, DeviceRef};
@@ -170,8 +173,12 @@ fn run(app: &App, req: &Request, parsed: SyncRequest) -> Reply {
         Ok(a) => a,
         Err(e) => return server_error(&e),
     };
+    let limits = match DeviceLimits::load(app, dev.user, dev.device) {
+        Ok(l) => l,
+        Err(e) => return server_error(&e),
+    };
     let folders = match account.folders() {
-        Ok(f) => f,
+        Ok(f) => limits.visible(f),
         Err(e) => return server_error(&e),
     };
     let ctx = engine::Context {
@@ -183,6 +190,7 @@ fn run(app: &App, req: &Request, parsed: SyncRequest) -> Reply {
         now: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        limits: &limits,
     };
     let mut left = request
         .window_size
@@ -216,15 +224,14 @@ fn run(app: &App, req: &Request, parsed: SyncRequest) -> Reply {
     if let Err(e) = app.sync_states.commit(dev, &batch) {
         return server_error(&e);
     }
-    // The client's own changes are news for the user's other devices.
-    for c in request.collections.iter().filter(|c| {
-        c.commands
-            .iter()
-            .any(|cmd| !matches!(cmd, ClientCommand::Fetch { .. }))
-    }) {
-        if let Some(id) = c.collection_id.number() {
-            app.hub.notify(dev.user, Some(id));
-        }
+    let mut changed: Vec<u32> = prepared
+        .iter()
+        .flat_map(|p| p.changed.iter().copied())
+        .collect();
+    changed.sort_unstable();
+    changed.dedup();
+    for id in changed {
+        app.hub.notify(dev.user, Some(id));
     }
     let collections: Vec<CollectionResponse> =
         prepared.into_iter().filter_map(|p| p.response).collect();

@@ -25,6 +25,10 @@ pub(super) const CHANGES: TableDefinition<(u64, u64), u32> = TableDefinition::ne
 pub(super) const BY_TIME: TableDefinition<(u64, u64, u32), ()> =
     TableDefinition::new("idx_by_time");
 
+/// collection → the identity of its directory (an inode number), by which a folder renamed by
+/// another program keeps its collection.
+pub(super) const IDENTS: TableDefinition<u64, u64> = TableDefinition::new("idx_idents");
+
 /// (name, modseq, floor, next uid, live count, stamp, racy).
 type CollValue = CollTuple<'static>;
 type CollTuple<'a> = (&'a str, u64, u64, u32, u64, Option<(u64, u64)>, bool);
@@ -126,6 +130,7 @@ pub(super) fn create_all(txn: &WriteTransaction) -> Result<(), StateError> {
     txn.open_table(BY_KEY)?;
     txn.open_table(CHANGES)?;
     txn.open_table(BY_TIME)?;
+    txn.open_table(IDENTS)?;
     Ok(())
 }
 
@@ -223,6 +228,36 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Gives a live item a new key (and version and time), as one change.
+    pub fn rekey(
+        &mut self,
+        coll: u64,
+        meta: &mut Meta,
+        uid: u32,
+        key: &str,
+        version: &str,
+        time: u64,
+    ) -> Result<String, IndexError> {
+        let Some(Stored {
+            created,
+            modseq: old,
+            live: Some(live),
+        }) = read_item(&self.items, coll, uid)?
+        else {
+            return Err(IndexError::Corrupt("rekeyed item is not live"));
+        };
+        let modseq = Self::bump(meta)?;
+        self.changes.remove((coll, old))?;
+        self.changes.insert((coll, modseq), uid)?;
+        self.by_key.remove((coll, live.key.as_str()))?;
+        self.by_key.insert((coll, key), uid)?;
+        self.by_time.remove((coll, live.time, uid))?;
+        self.by_time.insert((coll, time, uid), ())?;
+        self.items
+            .insert((coll, uid), (created, modseq, Some((key, version, time))))?;
+        Ok(live.key)
+    }
+
     /// Turns a live item into a tombstone.
     pub fn remove(&mut self, coll: u64, meta: &mut Meta, uid: u32) -> Result<(), IndexError> {
         let Some(Stored {
@@ -283,4 +318,10 @@ impl<'t> Writer<'t> {
         self.colls.remove(coll)?;
         Ok(())
     }
+}
+
+/// Deletes a collection's directory identity.
+pub(super) fn clear_identity(txn: &WriteTransaction, coll: u64) -> Result<(), StateError> {
+    txn.open_table(IDENTS)?.remove(coll)?;
+    Ok(())
 }

@@ -102,11 +102,16 @@ fn collection_ids_are_per_user_and_never_reused() {
         Err(IndexError::CollectionExists(_))
     ));
 
+    assert_eq!(index.identity(sent).unwrap(), None);
+    index.set_identity(sent, 4711).unwrap();
+    index.set_identity(sent, 4711).unwrap();
+    assert_eq!(index.identity(sent).unwrap(), Some(4711));
     index.remove_collection(sent).unwrap();
     assert!(matches!(
         index.modseq(sent),
         Err(IndexError::UnknownCollection)
     ));
+    assert_eq!(index.identity(sent).unwrap(), None);
     let again = index.collection("alice@example.com", "mail:.Sent").unwrap();
     assert_eq!(again.id(), CollectionId(3));
     let names: Vec<String> = index
@@ -490,4 +495,58 @@ fn concurrent_local_changes_get_distinct_uids() {
     uids.sort_unstable();
     uids.dedup();
     assert_eq!(uids.len(), 100);
+}
+
+#[test]
+fn rekey_keeps_the_uid_and_is_one_change() {
+    let (_dir, index) = setup();
+    let coll = index
+        .collection("alice@example.com", "mail:.Drafts")
+        .unwrap();
+    let calls = Cell::new(0);
+    refresh(
+        &index,
+        coll,
+        stamp(1),
+        &[entry("d1", "DS", 10), entry("other", "", 11)],
+        &calls,
+    );
+    let uid = index.uid_of(coll, "d1").unwrap().unwrap();
+    let before = index.modseq(coll).unwrap();
+    let modseq = index.rekey(coll, uid, "d2", "DS", 20).unwrap();
+    assert_eq!(modseq, before + 1);
+    assert_eq!(index.uid_of(coll, "d1").unwrap(), None);
+    assert_eq!(index.uid_of(coll, "d2").unwrap(), Some(uid));
+    let item = index.item(coll, uid).unwrap().unwrap();
+    assert_eq!((item.key.as_str(), item.time), ("d2", 20));
+    assert_eq!(
+        kinds(&index.changes_since(coll, before, 10).unwrap()),
+        [('C', uid.0)]
+    );
+    // A rescan of the rewritten folder finds nothing new.
+    let r = refresh(
+        &index,
+        coll,
+        stamp(2),
+        &[entry("d2", "DS", 20), entry("other", "", 11)],
+        &calls,
+    );
+    assert_eq!((r.added, r.changed, r.removed), (0, 0, 0));
+    // A scan that saw the new file first: its uid gives way to the rekeyed one.
+    refresh(
+        &index,
+        coll,
+        stamp(3),
+        &[
+            entry("d2", "DS", 20),
+            entry("d3", "DS", 30),
+            entry("other", "", 11),
+        ],
+        &calls,
+    );
+    let raced = index.uid_of(coll, "d3").unwrap().unwrap();
+    index.rekey(coll, uid, "d3", "DS", 30).unwrap();
+    assert_eq!(index.uid_of(coll, "d3").unwrap(), Some(uid));
+    assert_eq!(index.item(coll, raced).unwrap(), None);
+    assert_eq!(index.count(coll).unwrap(), 2);
 }

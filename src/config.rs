@@ -27,6 +27,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub demo: DemoConfig,
+    #[serde(default)]
+    pub autodiscover: crate::autodiscover::AutodiscoverConfig,
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
 }

@@ -7,6 +7,7 @@ pub mod wbxml;
 pub use version::ProtocolVersion;
 pub mod app;
 pub mod auth;
+pub mod autodiscover;
 pub mod cli;
 pub mod client;
 pub mod config;

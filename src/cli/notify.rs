@@ -9,10 +9,16 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let (email, folder) = match args.positional.as_slice() {
         [email] => (email, None),
         [email, folder] => (email, Some(folder)),
-        _ => return Err(CliError::Usage("usage: easd notify --config F <email> [folder]".into())),
+        _ => {
+            return Err(CliError::Usage(
+                "usage: easd notify --config F <email> [folder]".into(),
+            ));
+        }
     };
     if !crate::config::valid_email(email) {
-        return Err(CliError::Failed(format!("{email:?} is not an email address")));
+        return Err(CliError::Failed(format!(
+            "{email:?} is not an email address"
+        )));
     }
     let note = Notification {
         email: email.clone(),
@@ -21,6 +27,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             Some(f) => Scope::Folder(f.to_string()),
         },
     };
-    crate::push::udp::send(config.push.udp_listen, &note, config.push.udp_secret.as_deref())
-        .map_err(|e| CliError::Failed(format!("sending to {}: {e}", config.push.udp_listen)))
+    crate::push::udp::send(
+        config.push.udp_listen,
+        &note,
+        config.push.udp_secret.as_deref(),
+    )
+    .map_err(|e| CliError::Failed(format!("sending to {}: {e}", config.push.udp_listen)))
 }

@@ -3,6 +3,7 @@
 
 pub mod version;
 pub mod wbxml;
+pub mod x509;
 
 pub use version::ProtocolVersion;
 pub mod app;

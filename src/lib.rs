@@ -1,19 +1,23 @@
 //! easd: an Exchange ActiveSync server for data that already lives on the box
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
-pub mod version;
-pub mod wbxml;
-pub mod x509;
-
-pub use version::ProtocolVersion;
 pub mod app;
 pub mod auth;
 pub mod autodiscover;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod demo;
 pub mod eas;
 pub mod http;
+pub mod items;
 pub mod logger;
 pub mod push;
 pub mod router;
+pub mod state;
+pub mod store;
+pub mod version;
+pub mod wbxml;
+pub mod x509;
+
+pub use version::ProtocolVersion;

@@ -3,6 +3,7 @@
 pub mod command;
 pub mod dispatch;
 pub mod endpoint;
+pub mod ping;
 pub mod query;
 
 pub use command::Command;

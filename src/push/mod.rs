@@ -3,6 +3,7 @@
 
 pub mod datagram;
 pub mod hub;
+pub mod resolve;
 pub mod udp;
 
 pub use hub::{Hub, Subscription, Wake};

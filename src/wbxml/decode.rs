@@ -25,7 +25,8 @@ const TOKEN_MASK: u8 = 0x3F;
 /// Bounds on what one document may cost to decode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Deepest element nesting; the root is depth 1.
+    /// Deepest element nesting; the root is depth 1. Trees are dropped, compared and
+    /// encoded recursively, so keep this in the tens, not the thousands.
     pub max_depth: usize,
     /// Most nodes (elements, text and opaque runs) in the tree.
     pub max_nodes: usize,
@@ -585,5 +586,11 @@ mod tests {
             Err(DecodeError::TooLong { offset: 14 })
         );
         assert!(decode_with(&doc(&[0x45, 0x0B, 0x01]), &tight).is_ok());
+    }
+
+    #[test]
+    fn hostile_nesting_stops_at_the_default_depth() {
+        let deep = doc(&[0x45; 100_000]);
+        assert_eq!(decode(&deep), Err(DecodeError::TooDeep { offset: 4 + 64 }));
     }
 }

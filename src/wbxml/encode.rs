@@ -100,6 +100,32 @@ mod tests {
         assert_eq!(encode(&spec_example_tree()), SPEC_EXAMPLE);
     }
 
+    /// Hand-assembled from the MS-ASWBXML tables for requests MS-ASCMD and MS-ASPROV
+    /// show: an initial FolderSync and an initial Provision.
+    #[test]
+    fn hand_checked_requests() {
+        use crate::wbxml::tags::{folderhierarchy as fh, provision as pv};
+        let folder_sync = Element::new(fh::FOLDER_SYNC).with_text(fh::SYNC_KEY, "0");
+        let bytes = [
+            0x03, 0x01, 0x6A, 0x00, 0x00, 0x07, 0x56, 0x52, 0x03, b'0', 0x00, 0x01, 0x01,
+        ];
+        assert_eq!(encode(&folder_sync), bytes);
+        assert_eq!(decode(&bytes), Ok(folder_sync));
+
+        let policy_type = "MS-EAS-Provisioning-WBXML";
+        let provision = Element::new(pv::PROVISION).with(
+            Element::new(pv::POLICIES)
+                .with(Element::new(pv::POLICY).with_text(pv::POLICY_TYPE, policy_type)),
+        );
+        let mut bytes = vec![
+            0x03, 0x01, 0x6A, 0x00, 0x00, 0x0E, 0x45, 0x46, 0x47, 0x48, 0x03,
+        ];
+        bytes.extend_from_slice(policy_type.as_bytes());
+        bytes.extend_from_slice(&[0x00, 0x01, 0x01, 0x01, 0x01]);
+        assert_eq!(encode(&provision), bytes);
+        assert_eq!(decode(&bytes), Ok(provision));
+    }
+
     #[test]
     fn empty_elements_have_no_content_bit() {
         assert_eq!(

@@ -29,6 +29,13 @@ impl Tag {
         self.token
     }
 
+    /// Every tag MS-ASWBXML assigns, by page, then token.
+    pub fn all() -> impl Iterator<Item = Tag> {
+        codepages::PAGES
+            .iter()
+            .flat_map(|p| p.entries.iter().map(|e| Tag::new(p.info.page, e.token)))
+    }
+
     /// Whether MS-ASWBXML assigns this token on this page.
     pub fn is_known(self) -> bool {
         codepages::entry(self).is_some()
@@ -105,6 +112,15 @@ mod tests {
         );
         assert_eq!(Tag::lookup("AirSync", "synckey"), None);
         assert_eq!(Tag::lookup("Bogus", "SyncKey"), None);
+    }
+
+    #[test]
+    fn all_tags_are_known_and_named() {
+        let all: Vec<Tag> = Tag::all().collect();
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        assert!(all.iter().all(|t| t.is_known() && t.name() != "Unknown"));
+        assert!(all.contains(&airsync::SYNC) && all.contains(&email::DATE_RECEIVED));
+        assert_eq!(all.iter().filter(|t| t.page() == 3).count(), 0);
     }
 
     #[test]

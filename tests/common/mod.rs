@@ -64,8 +64,13 @@ impl Server {
     pub fn start_with(opts: Options) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let hash = password_hash();
+        // `easd notify` and `easd deliver` read the UDP port from the config, so it can't be 0.
+        let udp_port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .unwrap()
+            .port();
         let mut config = format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"mail.example.com\"\ndata_dir = \"{}\"\n\n[push]\nudp_listen = \"127.0.0.1:0\"\n\n",
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"mail.example.com\"\ndata_dir = \"{}\"\n\n[push]\nudp_listen = \"127.0.0.1:{udp_port}\"\n\n",
             dir.path().join("data").display()
         );
         for u in &opts.users {

@@ -1,0 +1,829 @@
+//! The change index: turns directory scans of mail folders and vdir
+//! collections into stable numeric ids and a change log, so that a Sync with
+//! nothing new costs a stat of the directories and no per-item work.
+//! Design and trade-offs: docs/sync-index.md.
+
+mod cache;
+mod tables;
+
+use std::fmt;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable};
+
+use self::cache::{Cache, Diff, ItemMap};
+use self::tables::{
+    BY_KEY, BY_TIME, CHANGES, COLLS, ITEMS, META, Meta, NAMES, USERS, Writer, read_item, read_meta,
+};
+use crate::state::StateError;
+use crate::store::DirStamp;
+
+/// Collections are locked in stripes: enough to let users sync in parallel,
+/// few enough to need no bookkeeping.
+const LOCK_STRIPES: usize = 16;
+/// Changes per write transaction during a big scan, to bound redb's dirty
+/// pages in memory; a crash in between only repeats the scan's remainder.
+const CHUNK: usize = 4096;
+/// Longest user or collection name accepted.
+const NAME_MAX: usize = 1024;
+const NEXT_USER: &str = "next_user";
+
+/// A collection's number, unique per user, never reused: the EAS CollectionId.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CollectionId(pub u32);
+
+impl fmt::Display for CollectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An item's number within its collection, never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Uid(pub u32);
+
+impl fmt::Display for Uid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A handle on one user's collection, from [`ChangeIndex::collection`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Collection {
+    user_no: u32,
+    id: CollectionId,
+}
+
+impl Collection {
+    pub fn id(&self) -> CollectionId {
+        self.id
+    }
+
+    fn key(&self) -> u64 {
+        u64::from(self.user_no) << 32 | u64::from(self.id.0)
+    }
+}
+
+/// One item as a directory scan sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanEntry {
+    /// The stable name: a Maildir base name, a vdir file name.
+    pub key: String,
+    /// Changes whenever the item does: Maildir flags, a vdir etag.
+    pub version: String,
+    /// Unix seconds for time filters: received time, event start.
+    pub time: u64,
+}
+
+/// A live item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub uid: Uid,
+    pub key: String,
+    pub version: String,
+    pub time: u64,
+    /// The modseq at which the item appeared.
+    pub created: u64,
+    /// The modseq of its latest change.
+    pub modseq: u64,
+}
+
+impl Item {
+    /// Where to continue an [`ItemQuery`] after this item.
+    pub fn cursor(&self) -> ItemCursor {
+        ItemCursor {
+            time: self.time,
+            uid: self.uid,
+        }
+    }
+}
+
+/// A position in time order, for paging through [`ChangeIndex::items`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemCursor {
+    time: u64,
+    uid: Uid,
+}
+
+/// Which live items to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemQuery {
+    /// Only items with `time >= min_time`.
+    pub min_time: u64,
+    pub newest_first: bool,
+    /// Continue after this item (from the previous page's last item).
+    pub after: Option<ItemCursor>,
+    pub limit: usize,
+}
+
+/// One entry of the change log, relative to the cursor it was asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// New since the cursor.
+    Added(Item),
+    /// Known at the cursor, changed since.
+    Changed(Item),
+    /// Known at the cursor, gone since.
+    Removed { uid: Uid, modseq: u64 },
+}
+
+/// A page of [`ChangeIndex::changes_since`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangePage {
+    pub changes: Vec<Change>,
+    /// The cursor to ask with next time.
+    pub next: u64,
+    /// More changes follow `next`.
+    pub more: bool,
+}
+
+/// A change easd made itself, recorded without waiting for a rescan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalChange<'a> {
+    /// An item appeared or got a new version.
+    Upsert {
+        key: &'a str,
+        version: &'a str,
+        time: u64,
+    },
+    Remove {
+        key: &'a str,
+    },
+}
+
+/// The result of [`ChangeIndex::note_local_change`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Noted {
+    /// The item's uid; `None` when a removed key was unknown.
+    pub uid: Option<Uid>,
+    /// The modseq of this change, or the item's latest when nothing changed:
+    /// a device that already has this state can skip changes up to here for
+    /// this uid.
+    pub modseq: u64,
+}
+
+/// The result of [`ChangeIndex::refresh`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    pub modseq: u64,
+    /// The listing was read (the stamp differed or the last scan was racy).
+    pub scanned: bool,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+}
+
+/// Tuning knobs.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexOptions {
+    /// Item map entries kept in memory over all collections (about 100 bytes
+    /// each); should exceed the largest folder or its rescans read redb.
+    pub cache_entries: usize,
+    /// How soon after a directory's mtime a scan counts as racy. Two seconds
+    /// covers FAT's granularity and coarse kernel clocks.
+    pub racy_window: Duration,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            cache_entries: 100_000,
+            racy_window: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Everything that can go wrong in the index.
+#[derive(Debug)]
+pub enum IndexError {
+    State(StateError),
+    UnknownCollection,
+    CollectionExists(String),
+    InvalidName(String),
+    /// The cursor is older than the pruned tombstones or newer than the
+    /// collection: the device must sync from scratch.
+    CursorOutOfRange {
+        since: u64,
+        floor: u64,
+        current: u64,
+    },
+    /// A counter (uid, modseq, collection or user number) ran out.
+    Exhausted,
+    Corrupt(&'static str),
+}
+
+impl fmt::Display for IndexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::State(e) => e.fmt(f),
+            Self::UnknownCollection => f.write_str("unknown collection"),
+            Self::CollectionExists(n) => write!(f, "collection {n:?} already exists"),
+            Self::InvalidName(n) => write!(f, "invalid user or collection name {n:?}"),
+            Self::CursorOutOfRange {
+                since,
+                floor,
+                current,
+            } => write!(
+                f,
+                "change cursor {since} outside the kept range {floor}..={current}"
+            ),
+            Self::Exhausted => f.write_str("index counter exhausted"),
+            Self::Corrupt(what) => write!(f, "change index corrupt: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for IndexError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::State(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl<E: Into<StateError>> From<E> for IndexError {
+    fn from(e: E) -> Self {
+        IndexError::State(e.into())
+    }
+}
+
+/// A failed [`ChangeIndex::refresh`]: the listing or the index.
+#[derive(Debug)]
+pub enum RefreshError<E> {
+    Scan(E),
+    Index(IndexError),
+}
+
+impl<E: fmt::Display> fmt::Display for RefreshError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Scan(e) => write!(f, "scan failed: {e}"),
+            Self::Index(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for RefreshError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Scan(e) => Some(e),
+            Self::Index(e) => Some(e),
+        }
+    }
+}
+
+/// The change index over one redb database; `Send + Sync`, one per process.
+pub struct ChangeIndex {
+    db: Arc<Database>,
+    cache: Mutex<Cache>,
+    stripes: [Mutex<()>; LOCK_STRIPES],
+    racy_ns: u64,
+}
+
+impl ChangeIndex {
+    pub fn open(db: Arc<Database>, options: IndexOptions) -> Result<ChangeIndex, IndexError> {
+        let txn = db.begin_write()?;
+        tables::create_all(&txn)?;
+        txn.commit()?;
+        Ok(ChangeIndex {
+            db,
+            cache: Mutex::new(Cache::new(options.cache_entries)),
+            stripes: std::array::from_fn(|_| Mutex::new(())),
+            racy_ns: u64::try_from(options.racy_window.as_nanos()).unwrap_or(u64::MAX),
+        })
+    }
+
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serialises scans and local changes of one collection.
+    fn lock(&self, coll: Collection) -> MutexGuard<'_, ()> {
+        let stripe = (coll.key() % LOCK_STRIPES as u64) as usize;
+        self.stripes[stripe]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn meta(&self, coll: Collection) -> Result<Meta, IndexError> {
+        if let Some(meta) = self.cache().meta(coll.key()) {
+            return Ok(meta.clone());
+        }
+        let txn = self.db.begin_read()?;
+        let meta =
+            read_meta(&txn.open_table(COLLS)?, coll.key())?.ok_or(IndexError::UnknownCollection)?;
+        self.cache().set_meta(coll.key(), meta.clone());
+        Ok(meta)
+    }
+
+    /// The collection `name` of `user`, created with a fresh id on first use.
+    pub fn collection(&self, user: &str, name: &str) -> Result<Collection, IndexError> {
+        if let Some(found) = self.find_collection(user, name)? {
+            return Ok(found);
+        }
+        check_name(user)?;
+        check_name(name)?;
+        let txn = self.db.begin_write()?;
+        let coll = {
+            let mut users = txn.open_table(USERS)?;
+            let mut names = txn.open_table(NAMES)?;
+            let existing = users.get(user)?.map(|g| g.value());
+            let (user_no, next_id) = match existing {
+                Some(found) => found,
+                None => {
+                    let mut meta = txn.open_table(META)?;
+                    let next = meta.get(NEXT_USER)?.map_or(0, |g| g.value());
+                    let user_no = u32::try_from(next).map_err(|_| IndexError::Exhausted)?;
+                    meta.insert(NEXT_USER, next + 1)?;
+                    (user_no, 1)
+                }
+            };
+            if let Some(id) = names.get((user_no, name))?.map(|g| g.value()) {
+                Collection {
+                    user_no,
+                    id: CollectionId(id),
+                }
+            } else {
+                let after = next_id.checked_add(1).ok_or(IndexError::Exhausted)?;
+                users.insert(user, (user_no, after))?;
+                names.insert((user_no, name), next_id)?;
+                let coll = Collection {
+                    user_no,
+                    id: CollectionId(next_id),
+                };
+                Writer::open(&txn)?.save_meta(coll.key(), &Meta::new(name))?;
+                coll
+            }
+        };
+        txn.commit()?;
+        Ok(coll)
+    }
+
+    pub fn find_collection(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<Option<Collection>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let Some((user_no, _)) = txn.open_table(USERS)?.get(user)?.map(|g| g.value()) else {
+            return Ok(None);
+        };
+        let id = txn
+            .open_table(NAMES)?
+            .get((user_no, name))?
+            .map(|g| g.value());
+        Ok(id.map(|id| Collection {
+            user_no,
+            id: CollectionId(id),
+        }))
+    }
+
+    /// Resolves an id a device sent.
+    pub fn collection_by_id(
+        &self,
+        user: &str,
+        id: CollectionId,
+    ) -> Result<Option<Collection>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let Some((user_no, _)) = txn.open_table(USERS)?.get(user)?.map(|g| g.value()) else {
+            return Ok(None);
+        };
+        let coll = Collection { user_no, id };
+        Ok(txn
+            .open_table(COLLS)?
+            .get(coll.key())?
+            .is_some()
+            .then_some(coll))
+    }
+
+    /// Every collection of `user` with its name, by id.
+    pub fn collections(&self, user: &str) -> Result<Vec<(Collection, String)>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let Some((user_no, _)) = txn.open_table(USERS)?.get(user)?.map(|g| g.value()) else {
+            return Ok(Vec::new());
+        };
+        let first = Collection {
+            user_no,
+            id: CollectionId(0),
+        };
+        let last = Collection {
+            user_no,
+            id: CollectionId(u32::MAX),
+        };
+        let mut out = Vec::new();
+        for row in txn.open_table(COLLS)?.range(first.key()..=last.key())? {
+            let (k, v) = row?;
+            let id = CollectionId(u32::try_from(k.value() & u64::from(u32::MAX)).unwrap_or(0));
+            out.push((Collection { user_no, id }, v.value().0.to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Gives a collection a new name (a renamed folder) keeping its id and items.
+    pub fn rename_collection(&self, coll: Collection, new_name: &str) -> Result<(), IndexError> {
+        check_name(new_name)?;
+        let _guard = self.lock(coll);
+        let mut meta = self.meta(coll)?;
+        if meta.name == new_name {
+            return Ok(());
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut names = txn.open_table(NAMES)?;
+            if names.get((coll.user_no, new_name))?.is_some() {
+                return Err(IndexError::CollectionExists(new_name.to_string()));
+            }
+            names.remove((coll.user_no, meta.name.as_str()))?;
+            names.insert((coll.user_no, new_name), coll.id.0)?;
+            meta.name = new_name.to_string();
+            Writer::open(&txn)?.save_meta(coll.key(), &meta)?;
+        }
+        self.commit(coll, txn, meta)
+    }
+
+    /// Forgets a collection and its items; its id is never handed out again.
+    pub fn remove_collection(&self, coll: Collection) -> Result<(), IndexError> {
+        let _guard = self.lock(coll);
+        let meta = self.meta(coll)?;
+        let txn = self.db.begin_write()?;
+        {
+            txn.open_table(NAMES)?
+                .remove((coll.user_no, meta.name.as_str()))?;
+            Writer::open(&txn)?.clear(coll.key())?;
+        }
+        self.cache().forget(coll.key());
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Commits and caches the new record; forgets the cached state on failure.
+    fn commit(
+        &self,
+        coll: Collection,
+        txn: redb::WriteTransaction,
+        meta: Meta,
+    ) -> Result<(), IndexError> {
+        match txn.commit() {
+            Ok(()) => {
+                self.cache().set_meta(coll.key(), meta);
+                Ok(())
+            }
+            Err(e) => {
+                self.cache().forget(coll.key());
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Brings the index up to date with the collection's directory. `stamp`
+    /// must be taken before `list` runs; `list` is only called when the stamp
+    /// differs from the last scan's or that scan was racy.
+    pub fn refresh<E>(
+        &self,
+        coll: Collection,
+        stamp: DirStamp,
+        list: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+    ) -> Result<Refreshed, RefreshError<E>> {
+        let _guard = self.lock(coll);
+        let mut meta = self.meta(coll).map_err(RefreshError::Index)?;
+        if meta.stamp == Some(stamp) && !meta.racy {
+            return Ok(Refreshed {
+                modseq: meta.modseq,
+                ..Refreshed::default()
+            });
+        }
+        let scan_started = now_ns();
+        let mut entries = list().map_err(RefreshError::Scan)?;
+        entries.retain(|e| check_key(&e.key).is_ok());
+        let racy = scan_started < stamp.newest_ns().saturating_add(self.racy_ns);
+        let taken = self.cache().take_map(coll.key());
+        let mut map = match taken {
+            Some(map) => map,
+            None => self.load_map(coll).map_err(RefreshError::Index)?,
+        };
+        let diff = map.diff(entries);
+        let outcome = Refreshed {
+            modseq: 0,
+            scanned: true,
+            added: diff.adds.len(),
+            changed: diff.changes.len(),
+            removed: diff.removes.len(),
+        };
+        meta.stamp = Some(stamp);
+        meta.racy = racy;
+        match self.apply(coll, &mut meta, diff, &mut map) {
+            Ok(()) => {
+                let modseq = meta.modseq;
+                let mut cache = self.cache();
+                cache.set_meta(coll.key(), meta);
+                cache.put_map(coll.key(), map);
+                Ok(Refreshed { modseq, ..outcome })
+            }
+            Err(e) => {
+                self.cache().forget(coll.key());
+                Err(RefreshError::Index(e))
+            }
+        }
+    }
+
+    fn load_map(&self, coll: Collection) -> Result<ItemMap, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ITEMS)?;
+        let mut map = ItemMap::default();
+        for row in table.range((coll.key(), 0)..=(coll.key(), u32::MAX))? {
+            let (k, v) = row?;
+            if let (_, _, Some((key, version, _))) = v.value() {
+                map.insert(key, k.value().1, version);
+            }
+        }
+        Ok(map)
+    }
+
+    /// Writes a scan's changes in chunks, oldest additions first so that
+    /// modseq order roughly follows arrival order; the stamp goes with the
+    /// last chunk. A scan that changed nothing only updates the stamp, which
+    /// needs no fsync: losing it merely repeats the scan.
+    fn apply(
+        &self,
+        coll: Collection,
+        meta: &mut Meta,
+        mut diff: Diff,
+        map: &mut ItemMap,
+    ) -> Result<(), IndexError> {
+        let c = coll.key();
+        if diff.is_empty() {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::None)?;
+            Writer::open(&txn)?.save_meta(c, meta)?;
+            return Ok(txn.commit()?);
+        }
+        diff.adds
+            .sort_unstable_by(|a, b| (a.time, &a.key).cmp(&(b.time, &b.key)));
+        let mut removes = diff.removes.into_iter().peekable();
+        let mut changes = diff.changes.into_iter().peekable();
+        let mut adds = diff.adds.into_iter().peekable();
+        loop {
+            let txn = self.db.begin_write()?;
+            {
+                let mut w = Writer::open(&txn)?;
+                let mut removed = Vec::new();
+                for _ in 0..CHUNK {
+                    if let Some(uid) = removes.next() {
+                        w.remove(c, meta, uid)?;
+                        removed.push(uid);
+                    } else if let Some((uid, e)) = changes.next() {
+                        w.change(c, meta, uid, &e.version, e.time)?;
+                        map.insert(&e.key, uid, &e.version);
+                    } else if let Some(e) = adds.next() {
+                        let uid = w.add(c, meta, &e.key, &e.version, e.time)?;
+                        map.insert(&e.key, uid, &e.version);
+                    } else {
+                        break;
+                    }
+                }
+                map.remove_uids(&removed);
+                let done =
+                    removes.peek().is_none() && changes.peek().is_none() && adds.peek().is_none();
+                let mut saved = meta.clone();
+                if !done {
+                    saved.stamp = None;
+                }
+                w.save_meta(c, &saved)?;
+                if done {
+                    drop(w);
+                    return Ok(txn.commit()?);
+                }
+            }
+            txn.commit()?;
+        }
+    }
+
+    /// Records a change easd itself just made on disk, so devices see it
+    /// without a rescan. Idempotent: an upsert of the current version or the
+    /// removal of an unknown key changes nothing.
+    pub fn note_local_change(
+        &self,
+        coll: Collection,
+        change: LocalChange<'_>,
+    ) -> Result<Noted, IndexError> {
+        let _guard = self.lock(coll);
+        let mut meta = self.meta(coll)?;
+        let c = coll.key();
+        let txn = self.db.begin_write()?;
+        let noted = {
+            let mut w = Writer::open(&txn)?;
+            let key = match change {
+                LocalChange::Upsert { key, .. } | LocalChange::Remove { key } => key,
+            };
+            let uid = w.by_key.get((c, key))?.map(|g| g.value());
+            let uid = match (change, uid) {
+                (LocalChange::Upsert { key, version, time }, None) => {
+                    check_key(key)?;
+                    let uid = w.add(c, &mut meta, key, version, time)?;
+                    self.cache().with_map(c, |m| m.insert(key, uid, version));
+                    Some(Uid(uid))
+                }
+                (LocalChange::Upsert { key, version, time }, Some(uid)) => {
+                    let stored = read_item(&w.items, c, uid)?;
+                    let same = stored
+                        .as_ref()
+                        .and_then(|s| s.live.as_ref())
+                        .is_some_and(|live| live.version == version && live.time == time);
+                    if same {
+                        let modseq = stored.map_or(meta.modseq, |s| s.modseq);
+                        return Ok(Noted {
+                            uid: Some(Uid(uid)),
+                            modseq,
+                        });
+                    }
+                    w.change(c, &mut meta, uid, version, time)?;
+                    self.cache().with_map(c, |m| m.insert(key, uid, version));
+                    Some(Uid(uid))
+                }
+                (LocalChange::Remove { .. }, None) => {
+                    return Ok(Noted {
+                        uid: None,
+                        modseq: meta.modseq,
+                    });
+                }
+                (LocalChange::Remove { key }, Some(uid)) => {
+                    w.remove(c, &mut meta, uid)?;
+                    self.cache().with_map(c, |m| m.remove(key));
+                    Some(Uid(uid))
+                }
+            };
+            w.save_meta(c, &meta)?;
+            uid
+        };
+        let modseq = meta.modseq;
+        self.commit(coll, txn, meta)?;
+        Ok(Noted { uid: noted, modseq })
+    }
+
+    /// The latest modseq of the collection.
+    pub fn modseq(&self, coll: Collection) -> Result<u64, IndexError> {
+        Ok(self.meta(coll)?.modseq)
+    }
+
+    /// The number of live items.
+    pub fn count(&self, coll: Collection) -> Result<u64, IndexError> {
+        Ok(self.meta(coll)?.count)
+    }
+
+    pub fn item(&self, coll: Collection, uid: Uid) -> Result<Option<Item>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ITEMS)?;
+        Ok(read_item(&table, coll.key(), uid.0)?.and_then(|s| live_item(uid, s)))
+    }
+
+    pub fn uid_of(&self, coll: Collection, key: &str) -> Result<Option<Uid>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BY_KEY)?;
+        Ok(table.get((coll.key(), key))?.map(|g| Uid(g.value())))
+    }
+
+    /// Live items in time order, filtered and paged.
+    pub fn items(&self, coll: Collection, query: &ItemQuery) -> Result<Vec<Item>, IndexError> {
+        let c = coll.key();
+        let txn = self.db.begin_read()?;
+        let by_time = txn.open_table(BY_TIME)?;
+        let items = txn.open_table(ITEMS)?;
+        let mut low = Bound::Included((c, query.min_time, 0));
+        let mut high = Bound::Included((c, u64::MAX, u32::MAX));
+        if let Some(after) = query.after {
+            let at = (c, after.time, after.uid.0);
+            if query.newest_first {
+                high = Bound::Excluded(at);
+            } else if after.time >= query.min_time {
+                low = Bound::Excluded(at);
+            }
+        }
+        let range = by_time.range::<(u64, u64, u32)>((low, high))?;
+        let rows: Box<dyn Iterator<Item = _>> = if query.newest_first {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        let mut out = Vec::new();
+        for row in rows.take(query.limit) {
+            let (k, _) = row?;
+            let (_, _, uid) = k.value();
+            let stored =
+                read_item(&items, c, uid)?.ok_or(IndexError::Corrupt("time row without item"))?;
+            out.push(
+                live_item(Uid(uid), stored).ok_or(IndexError::Corrupt("time row of tombstone"))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Changes after the cursor `since` (a modseq the device was given),
+    /// oldest first, at most `limit`. Items added and removed after `since`
+    /// are skipped.
+    pub fn changes_since(
+        &self,
+        coll: Collection,
+        since: u64,
+        limit: usize,
+    ) -> Result<ChangePage, IndexError> {
+        let c = coll.key();
+        let txn = self.db.begin_read()?;
+        let meta = read_meta(&txn.open_table(COLLS)?, c)?.ok_or(IndexError::UnknownCollection)?;
+        if since < meta.floor || since > meta.modseq {
+            return Err(IndexError::CursorOutOfRange {
+                since,
+                floor: meta.floor,
+                current: meta.modseq,
+            });
+        }
+        let items = txn.open_table(ITEMS)?;
+        let mut page = ChangePage {
+            changes: Vec::new(),
+            next: since,
+            more: false,
+        };
+        for row in txn
+            .open_table(CHANGES)?
+            .range((c, since.saturating_add(1))..=(c, u64::MAX))?
+        {
+            let (k, uid) = row?;
+            if page.changes.len() >= limit {
+                page.more = true;
+                break;
+            }
+            let (_, modseq) = k.value();
+            let uid = Uid(uid.value());
+            let stored =
+                read_item(&items, c, uid.0)?.ok_or(IndexError::Corrupt("change without item"))?;
+            let fresh = stored.created > since;
+            let change = match live_item(uid, stored) {
+                Some(item) if fresh => Some(Change::Added(item)),
+                Some(item) => Some(Change::Changed(item)),
+                None if fresh => None,
+                None => Some(Change::Removed { uid, modseq }),
+            };
+            page.changes.extend(change);
+            page.next = modseq;
+        }
+        Ok(page)
+    }
+
+    /// Forgets tombstones up to `up_to` (a modseq every device has synced
+    /// past); cursors below it then get [`IndexError::CursorOutOfRange`].
+    pub fn prune(&self, coll: Collection, up_to: u64) -> Result<usize, IndexError> {
+        let _guard = self.lock(coll);
+        let mut meta = self.meta(coll)?;
+        let up_to = up_to.min(meta.modseq);
+        if up_to <= meta.floor {
+            return Ok(0);
+        }
+        let txn = self.db.begin_write()?;
+        let pruned = {
+            let mut w = Writer::open(&txn)?;
+            let pruned = w.prune(coll.key(), up_to)?;
+            meta.floor = up_to;
+            w.save_meta(coll.key(), &meta)?;
+            pruned
+        };
+        self.commit(coll, txn, meta)?;
+        Ok(pruned)
+    }
+}
+
+fn live_item(uid: Uid, stored: tables::Stored) -> Option<Item> {
+    let live = stored.live?;
+    Some(Item {
+        uid,
+        key: live.key,
+        version: live.version,
+        time: live.time,
+        created: stored.created,
+        modseq: stored.modseq,
+    })
+}
+
+fn check_name(name: &str) -> Result<(), IndexError> {
+    if name.is_empty() || name.len() > NAME_MAX {
+        Err(IndexError::InvalidName(name.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_key(key: &str) -> Result<(), IndexError> {
+    check_name(key)
+}
+
+fn now_ns() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,485 @@
+use std::cell::Cell;
+use std::path::Path;
+
+use super::*;
+use crate::state::open_db;
+
+const OLD: u64 = 1_000_000_000_000_000_000;
+
+fn open(path: &Path, options: IndexOptions) -> ChangeIndex {
+    let db = open_db(path, 4 << 20).unwrap();
+    ChangeIndex::open(Arc::new(db), options).unwrap()
+}
+
+fn setup() -> (tempfile::TempDir, ChangeIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(&dir.path().join("state.redb"), IndexOptions::default());
+    (dir, index)
+}
+
+fn entry(key: &str, version: &str, time: u64) -> ScanEntry {
+    ScanEntry {
+        key: key.into(),
+        version: version.into(),
+        time,
+    }
+}
+
+fn stamp(n: u64) -> DirStamp {
+    DirStamp::from_parts(OLD + n, n)
+}
+
+/// Refreshes with a fixed listing, counting how often it is read.
+fn refresh(
+    index: &ChangeIndex,
+    coll: Collection,
+    stamp: DirStamp,
+    entries: &[ScanEntry],
+    calls: &Cell<u32>,
+) -> Refreshed {
+    index
+        .refresh(coll, stamp, || {
+            calls.set(calls.get() + 1);
+            Ok::<_, std::convert::Infallible>(entries.to_vec())
+        })
+        .unwrap()
+}
+
+fn kinds(page: &ChangePage) -> Vec<(char, u32)> {
+    page.changes
+        .iter()
+        .map(|c| match c {
+            Change::Added(i) => ('A', i.uid.0),
+            Change::Changed(i) => ('C', i.uid.0),
+            Change::Removed { uid, .. } => ('R', uid.0),
+        })
+        .collect()
+}
+
+#[test]
+fn collection_ids_are_per_user_and_never_reused() {
+    let (_dir, index) = setup();
+    let inbox = index.collection("alice@example.com", "mail:INBOX").unwrap();
+    let sent = index.collection("alice@example.com", "mail:.Sent").unwrap();
+    let bob = index.collection("bob@example.com", "mail:INBOX").unwrap();
+    assert_eq!(inbox.id(), CollectionId(1));
+    assert_eq!(sent.id(), CollectionId(2));
+    assert_eq!(bob.id(), CollectionId(1));
+    assert_ne!(inbox, bob);
+    assert_eq!(
+        index.collection("alice@example.com", "mail:INBOX").unwrap(),
+        inbox
+    );
+    assert_eq!(
+        index
+            .collection_by_id("alice@example.com", CollectionId(2))
+            .unwrap(),
+        Some(sent)
+    );
+    assert_eq!(
+        index
+            .collection_by_id("carol@example.com", CollectionId(1))
+            .unwrap(),
+        None
+    );
+
+    index.rename_collection(sent, "mail:.Gesendet").unwrap();
+    assert_eq!(
+        index
+            .find_collection("alice@example.com", "mail:.Gesendet")
+            .unwrap(),
+        Some(sent)
+    );
+    assert_eq!(
+        index
+            .find_collection("alice@example.com", "mail:.Sent")
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        index.rename_collection(sent, "mail:INBOX"),
+        Err(IndexError::CollectionExists(_))
+    ));
+
+    index.remove_collection(sent).unwrap();
+    assert!(matches!(
+        index.modseq(sent),
+        Err(IndexError::UnknownCollection)
+    ));
+    let again = index.collection("alice@example.com", "mail:.Sent").unwrap();
+    assert_eq!(again.id(), CollectionId(3));
+    let names: Vec<String> = index
+        .collections("alice@example.com")
+        .unwrap()
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(names, ["mail:INBOX", "mail:.Sent"]);
+    assert!(matches!(
+        index.collection("", "x"),
+        Err(IndexError::InvalidName(_))
+    ));
+}
+
+#[test]
+fn scan_detects_adds_changes_and_removals() {
+    let (_dir, index) = setup();
+    let coll = index.collection("u", "mail:INBOX").unwrap();
+    let calls = Cell::new(0);
+    let first = [entry("b", "", 20), entry("a", "S", 10), entry("c", "", 30)];
+    let r = refresh(&index, coll, stamp(1), &first, &calls);
+    assert_eq!((r.added, r.changed, r.removed, r.modseq), (3, 0, 0, 3));
+    // Oldest first: uids follow arrival time, not listing order.
+    assert_eq!(index.uid_of(coll, "a").unwrap(), Some(Uid(1)));
+    assert_eq!(index.uid_of(coll, "c").unwrap(), Some(Uid(3)));
+
+    let second = [entry("a", "FS", 10), entry("c", "", 30), entry("d", "", 40)];
+    let r = refresh(&index, coll, stamp(2), &second, &calls);
+    assert_eq!((r.added, r.changed, r.removed), (1, 1, 1));
+    assert_eq!(r.modseq, 6);
+    assert_eq!(index.count(coll).unwrap(), 3);
+    let a = index.item(coll, Uid(1)).unwrap().unwrap();
+    assert_eq!(
+        (a.key.as_str(), a.version.as_str(), a.created),
+        ("a", "FS", 1)
+    );
+    assert_eq!(index.item(coll, Uid(2)).unwrap(), None);
+    assert_eq!(index.uid_of(coll, "b").unwrap(), None);
+
+    let page = index.changes_since(coll, 3, 100).unwrap();
+    assert_eq!(kinds(&page), [('R', 2), ('C', 1), ('A', 4)]);
+    assert_eq!((page.next, page.more), (6, false));
+    let from_zero = index.changes_since(coll, 0, 100).unwrap();
+    assert_eq!(kinds(&from_zero), [('A', 3), ('A', 1), ('A', 4)]);
+    assert_eq!(calls.get(), 2);
+}
+
+#[test]
+fn unchanged_stamp_skips_the_listing() {
+    let (_dir, index) = setup();
+    let coll = index.collection("u", "dav:calendar").unwrap();
+    let calls = Cell::new(0);
+    let items = [entry("e1.ics", "100-5", 5)];
+    refresh(&index, coll, stamp(1), &items, &calls);
+    let r = refresh(&index, coll, stamp(1), &items, &calls);
+    assert_eq!(calls.get(), 1);
+    assert!(!r.scanned);
+    assert_eq!(r.modseq, 1);
+    // A changed stamp with an unchanged listing only stores the stamp.
+    let r = refresh(&index, coll, stamp(2), &items, &calls);
+    assert!(r.scanned);
+    assert_eq!((r.added, r.changed, r.removed, r.modseq), (0, 0, 0, 1));
+    refresh(&index, coll, stamp(2), &items, &calls);
+    assert_eq!(calls.get(), 2);
+}
+
+#[test]
+fn racy_scans_are_repeated_until_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = IndexOptions {
+        racy_window: Duration::from_millis(200),
+        ..IndexOptions::default()
+    };
+    let index = open(&dir.path().join("s.redb"), options);
+    let coll = index.collection("u", "mail:INBOX").unwrap();
+    let calls = Cell::new(0);
+    let fresh = DirStamp::from_parts(now_ns(), 7);
+    refresh(&index, coll, fresh, &[entry("a", "", 1)], &calls);
+    // Same stamp, but the directory was modified right before the scan:
+    // a file added in the same timestamp tick would be invisible.
+    let r = refresh(
+        &index,
+        coll,
+        fresh,
+        &[entry("a", "", 1), entry("b", "", 2)],
+        &calls,
+    );
+    assert_eq!((calls.get(), r.added), (2, 1));
+    std::thread::sleep(Duration::from_millis(250));
+    refresh(
+        &index,
+        coll,
+        fresh,
+        &[entry("a", "", 1), entry("b", "", 2)],
+        &calls,
+    );
+    assert_eq!(calls.get(), 3);
+    refresh(
+        &index,
+        coll,
+        fresh,
+        &[entry("a", "", 1), entry("b", "", 2)],
+        &calls,
+    );
+    assert_eq!(calls.get(), 3);
+}
+
+#[test]
+fn ids_survive_reopening_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.redb");
+    let calls = Cell::new(0);
+    let items = [entry("x", "", 1), entry("y", "S", 2)];
+    let (coll, uid_y) = {
+        let index = open(&path, IndexOptions::default());
+        index.collection("u", "mail:a").unwrap();
+        let coll = index.collection("u", "mail:b").unwrap();
+        refresh(&index, coll, stamp(1), &items, &calls);
+        (coll, index.uid_of(coll, "y").unwrap().unwrap())
+    };
+    let index = open(&path, IndexOptions::default());
+    assert_eq!(index.collection("u", "mail:b").unwrap(), coll);
+    assert_eq!(
+        index.collection("v", "mail:b").unwrap().id(),
+        CollectionId(1)
+    );
+    assert_eq!(index.uid_of(coll, "y").unwrap(), Some(uid_y));
+    assert_eq!(index.modseq(coll).unwrap(), 2);
+    // The stored stamp still matches: no listing after a restart.
+    refresh(&index, coll, stamp(1), &items, &calls);
+    assert_eq!(calls.get(), 1);
+    let r = refresh(
+        &index,
+        coll,
+        stamp(2),
+        &[entry("y", "S", 2), entry("z", "", 3)],
+        &calls,
+    );
+    assert_eq!((r.added, r.removed), (1, 1));
+    assert_eq!(index.uid_of(coll, "z").unwrap(), Some(Uid(3)));
+}
+
+#[test]
+fn local_changes_are_recorded_and_absorb_the_echo() {
+    let (_dir, index) = setup();
+    let coll = index.collection("u", "mail:INBOX").unwrap();
+    let calls = Cell::new(0);
+    refresh(&index, coll, stamp(1), &[entry("a", "", 1)], &calls);
+    let up = |key, version| LocalChange::Upsert {
+        key,
+        version,
+        time: 1,
+    };
+    let noted = index.note_local_change(coll, up("a", "S")).unwrap();
+    assert_eq!(
+        noted,
+        Noted {
+            uid: Some(Uid(1)),
+            modseq: 2
+        }
+    );
+    let again = index.note_local_change(coll, up("a", "S")).unwrap();
+    assert_eq!(again, noted);
+    let added = index.note_local_change(coll, up("n", "")).unwrap();
+    assert_eq!(
+        added,
+        Noted {
+            uid: Some(Uid(2)),
+            modseq: 3
+        }
+    );
+    let gone = index
+        .note_local_change(coll, LocalChange::Remove { key: "a" })
+        .unwrap();
+    assert_eq!(
+        gone,
+        Noted {
+            uid: Some(Uid(1)),
+            modseq: 4
+        }
+    );
+    let unknown = index
+        .note_local_change(coll, LocalChange::Remove { key: "zz" })
+        .unwrap();
+    assert_eq!(
+        unknown,
+        Noted {
+            uid: None,
+            modseq: 4
+        }
+    );
+    // The rescan that follows our own writes finds nothing new.
+    let r = refresh(&index, coll, stamp(2), &[entry("n", "", 1)], &calls);
+    assert_eq!((r.added, r.changed, r.removed, r.modseq), (0, 0, 0, 4));
+    assert_eq!(
+        kinds(&index.changes_since(coll, 1, 10).unwrap()),
+        [('A', 2), ('R', 1)]
+    );
+}
+
+#[test]
+fn change_pages_and_cursor_limits() {
+    let (_dir, index) = setup();
+    let coll = index.collection("u", "c").unwrap();
+    let calls = Cell::new(0);
+    let many: Vec<ScanEntry> = (0..10).map(|i| entry(&format!("k{i}"), "", i)).collect();
+    refresh(&index, coll, stamp(1), &many, &calls);
+    let page = index.changes_since(coll, 0, 4).unwrap();
+    assert_eq!(page.changes.len(), 4);
+    assert_eq!((page.next, page.more), (4, true));
+    let rest = index.changes_since(coll, page.next, 100).unwrap();
+    assert_eq!(rest.changes.len(), 6);
+    assert_eq!((rest.next, rest.more), (10, false));
+    let empty = index.changes_since(coll, 10, 100).unwrap();
+    assert_eq!(
+        (empty.changes.len(), empty.next, empty.more),
+        (0, 10, false)
+    );
+    assert!(matches!(
+        index.changes_since(coll, 11, 1),
+        Err(IndexError::CursorOutOfRange { .. })
+    ));
+    // Items added and removed after a cursor never show up for it.
+    refresh(&index, coll, stamp(2), &many[..9], &calls);
+    let page = index.changes_since(coll, 10, 100).unwrap();
+    assert_eq!(kinds(&page), [('R', 10)]);
+    refresh(&index, coll, stamp(3), &many[..8], &calls);
+    assert_eq!(
+        kinds(&index.changes_since(coll, 9, 100).unwrap()),
+        [('R', 9)]
+    );
+    assert_eq!(index.prune(coll, 11).unwrap(), 1);
+    assert!(matches!(
+        index.changes_since(coll, 10, 100),
+        Err(IndexError::CursorOutOfRange { floor: 11, .. })
+    ));
+    assert_eq!(
+        kinds(&index.changes_since(coll, 11, 100).unwrap()),
+        [('R', 9)]
+    );
+}
+
+#[test]
+fn items_by_time_with_filter_and_paging() {
+    let (_dir, index) = setup();
+    let coll = index.collection("u", "c").unwrap();
+    let calls = Cell::new(0);
+    let many: Vec<ScanEntry> = (1..=10)
+        .map(|i| entry(&format!("k{i}"), "", i * 100))
+        .collect();
+    refresh(&index, coll, stamp(1), &many, &calls);
+    let query = ItemQuery {
+        min_time: 500,
+        newest_first: true,
+        after: None,
+        limit: 4,
+    };
+    let page = index.items(coll, &query).unwrap();
+    let times: Vec<u64> = page.iter().map(|i| i.time).collect();
+    assert_eq!(times, [1000, 900, 800, 700]);
+    let next = ItemQuery {
+        after: page.last().map(Item::cursor),
+        ..query
+    };
+    let times: Vec<u64> = index
+        .items(coll, &next)
+        .unwrap()
+        .iter()
+        .map(|i| i.time)
+        .collect();
+    assert_eq!(times, [600, 500]);
+    let oldest = ItemQuery {
+        min_time: 0,
+        newest_first: false,
+        after: None,
+        limit: 2,
+    };
+    let page = index.items(coll, &oldest).unwrap();
+    assert_eq!(page.iter().map(|i| i.time).collect::<Vec<_>>(), [100, 200]);
+    let next = ItemQuery {
+        after: page.last().map(Item::cursor),
+        ..oldest
+    };
+    assert_eq!(index.items(coll, &next).unwrap()[0].time, 300);
+}
+
+#[test]
+fn tiny_cache_still_gives_right_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = IndexOptions {
+        cache_entries: 3,
+        ..IndexOptions::default()
+    };
+    let index = open(&dir.path().join("s.redb"), options);
+    let a = index.collection("u", "a").unwrap();
+    let b = index.collection("u", "b").unwrap();
+    let calls = Cell::new(0);
+    let five: Vec<ScanEntry> = (0..5).map(|i| entry(&i.to_string(), "", i)).collect();
+    refresh(&index, a, stamp(1), &five, &calls);
+    refresh(&index, b, stamp(1), &five[..2], &calls);
+    refresh(&index, a, stamp(2), &five[1..], &calls);
+    let r = refresh(&index, b, stamp(2), &five[..3], &calls);
+    assert_eq!((r.added, r.removed), (1, 0));
+    assert_eq!(index.count(a).unwrap(), 4);
+    assert!(index.cache().cached_items() <= 3);
+}
+
+#[test]
+fn big_scans_are_chunked() {
+    let (_dir, index) = setup();
+    let coll = index.collection("u", "c").unwrap();
+    let calls = Cell::new(0);
+    let n = CHUNK + 100;
+    let many: Vec<ScanEntry> = (0..n).map(|i| entry(&format!("m{i}"), "", 1)).collect();
+    let r = refresh(&index, coll, stamp(1), &many, &calls);
+    assert_eq!(r.added, n);
+    assert_eq!(index.count(coll).unwrap(), n as u64);
+    let r = refresh(&index, coll, stamp(2), &many[1..], &calls);
+    assert_eq!((r.added, r.removed), (0, 1));
+}
+
+#[test]
+fn failed_listing_changes_nothing() {
+    let (_dir, index) = setup();
+    let coll = index.collection("u", "c").unwrap();
+    let result = index.refresh(coll, stamp(1), || Err("readdir failed"));
+    assert!(matches!(result, Err(RefreshError::Scan("readdir failed"))));
+    let calls = Cell::new(0);
+    refresh(
+        &index,
+        coll,
+        stamp(1),
+        &[entry("a", "", 1), entry("", "", 1)],
+        &calls,
+    );
+    assert_eq!((calls.get(), index.count(coll).unwrap()), (1, 1));
+}
+
+#[test]
+fn concurrent_local_changes_get_distinct_uids() {
+    let (_dir, index) = setup();
+    let coll = index.collection("u", "c").unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let index = &index;
+            s.spawn(move || {
+                for i in 0..25 {
+                    let key = format!("t{t}-{i}");
+                    let change = LocalChange::Upsert {
+                        key: &key,
+                        version: "",
+                        time: 0,
+                    };
+                    index.note_local_change(coll, change).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(index.count(coll).unwrap(), 100);
+    assert_eq!(index.modseq(coll).unwrap(), 100);
+    let items = index
+        .items(
+            coll,
+            &ItemQuery {
+                min_time: 0,
+                newest_first: false,
+                after: None,
+                limit: 1000,
+            },
+        )
+        .unwrap();
+    let mut uids: Vec<u32> = items.iter().map(|i| i.uid.0).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    assert_eq!(uids.len(), 100);
+}

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod eas;
 pub mod http;
 pub mod items;

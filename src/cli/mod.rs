@@ -1,5 +1,6 @@
 //! The `easd` command line: a subcommand, then `--flag value` pairs and positional arguments.
 
+mod doctor;
 mod notify;
 mod serve;
 
@@ -14,6 +15,7 @@ easd — Exchange ActiveSync server for Maildir and vdir data
 Usage:
   easd serve --config FILE           run the server
   easd check-config --config FILE    validate a configuration file and exit
+  easd doctor --config FILE          check DNS, certificate, listeners and setup; say what to fix
   easd hash-password                 read a password on stdin, print its argon2id hash
   easd notify --config F EMAIL [FOLDER]
                                      wake the user's Direct Push (FOLDER: INBOX, Sent, dav:calendar, * ...)
@@ -115,6 +117,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     match cmd.as_str() {
         "serve" => serve::run(&Args::parse(rest, &["config"])?),
         "notify" => notify::run(&Args::parse(rest, &["config"])?),
+        "doctor" => doctor::run(&Args::parse(rest, &["config"])?),
         "check-config" => {
             let args = Args::parse(rest, &["config"])?;
             let path = args.config_path()?;

@@ -29,6 +29,8 @@ pub struct Config {
     pub demo: DemoConfig,
     #[serde(default)]
     pub autodiscover: crate::autodiscover::AutodiscoverConfig,
+    #[serde(default)]
+    pub acme: crate::acme::AcmeSettings,
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
 }
@@ -276,12 +278,19 @@ impl Config {
                 "no listener: set server.listen or server.tls_listen".into(),
             ));
         }
-        if !s.tls_listen.is_empty() && (s.tls_cert.is_none() || s.tls_key.is_none()) {
+        if !s.tls_listen.is_empty()
+            && !self.acme.enabled
+            && (s.tls_cert.is_none() || s.tls_key.is_none())
+        {
             return Err(invalid(
                 "server.tls_cert",
                 None,
-                "server.tls_listen needs both server.tls_cert and server.tls_key".into(),
+                "server.tls_listen needs both server.tls_cert and server.tls_key, or [acme] enabled"
+                    .into(),
             ));
+        }
+        if let Err((key, message)) = self.acme.validate(self) {
+            return Err(invalid(key, None, message));
         }
         let host = s.hostname.get_ref();
         if host.is_empty() || host.contains(['/', ' ', ':']) {

@@ -1,6 +1,7 @@
 //! easd: an Exchange ActiveSync server for data that already lives on the box
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
+pub mod acme;
 pub mod app;
 pub mod auth;
 pub mod autodiscover;

@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -40,39 +38,22 @@ fn self_signed(dir: &Path, names: &str) {
     assert!(status.success());
 }
 
-struct Running(Child);
+/// The server and its log; the log is kept so its pipe stays open.
+struct Running {
+    child: Child,
+    _log: std::sync::mpsc::Receiver<String>,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 fn serve(config: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_easd"))
-        .arg("serve")
-        .arg("--config")
-        .arg(config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("easd did not start");
-        if line.contains("listening on https://") {
-            break;
-        }
-    }
-    Running(child)
+    let (child, _, log) = common::spawn_process(config);
+    Running { child, _log: log }
 }
 
 fn config(dir: &Path, plain: u16, tls: u16) -> std::path::PathBuf {

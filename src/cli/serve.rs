@@ -20,14 +20,21 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     if config.demo.seed {
         crate::demo::seed(&config).map_err(|e| failed(format!("demo seed: {e}")))?;
     }
-    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-        (Some(cert), Some(key)) if !config.server.tls_listen.is_empty() => Some(Arc::new(
-            Tls::load(cert, key).map_err(|e| failed(e.to_string()))?,
-        )),
-        _ => None,
+    let ex = Arc::new(Executor::new());
+    let tls = if config.acme.enabled {
+        let resolver = crate::acme::start(&config, &ex).map_err(|e| failed(e.to_string()))?;
+        Some(Arc::new(
+            Tls::with_resolver(resolver).map_err(|e| failed(e.to_string()))?,
+        ))
+    } else {
+        match (&config.server.tls_cert, &config.server.tls_key) {
+            (Some(cert), Some(key)) if !config.server.tls_listen.is_empty() => Some(Arc::new(
+                Tls::load(cert, key).map_err(|e| failed(e.to_string()))?,
+            )),
+            _ => None,
+        }
     };
     let app = Arc::new(App::open(config).map_err(|e| failed(e.to_string()))?);
-    let ex = Arc::new(Executor::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
     for i in 1..threads {
         let ex = ex.clone();

@@ -22,7 +22,23 @@ pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 pub fn checks(config: &Config, dns: &DnsFacts) -> Vec<Check> {
     let s = &config.server;
+    let acme_file = crate::acme::certificate_path(config);
     let (cert, key) = match (&s.tls_cert, &s.tls_key) {
+        _ if config.acme.enabled && !acme_file.exists() => {
+            return vec![Check::warn(
+                "certificate",
+                format!(
+                    "no ACME certificate yet in {}: easd orders it when it starts (its log says \"acme:\")",
+                    acme_file.display()
+                ),
+                format!(
+                    "the CA connects to {} on port 443 (TLS-ALPN-01): each name must resolve to this box and port 443 must reach easd",
+                    config.acme.domains(config).join(", ")
+                ),
+            )];
+        }
+        // The cached file holds the key and the chain together.
+        _ if config.acme.enabled => (&acme_file, &acme_file),
         (Some(c), Some(k)) if !s.tls_listen.is_empty() => (c, k),
         _ => return vec![no_tls(config)],
     };

@@ -6,7 +6,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::push::Hub;
 use crate::state::index::{ChangeIndex, IndexOptions};
-use crate::store::{FolderName, Maildir, StoreError};
+use crate::store::{Maildir, StoreError};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -88,9 +88,4 @@ pub fn maildir_for(config: &Config, user: &str) -> Result<Maildir, StoreError> {
         .maildir
         .replace("{data_dir}", &config.server.data_dir.to_string_lossy());
     crate::store::expand_template(&template, user).map(Maildir::new)
-}
-
-/// The change-index collection name of a mail folder ("mail:INBOX", "mail:.Sent").
-pub fn mail_collection(folder: &FolderName) -> String {
-    format!("mail:{folder}")
 }

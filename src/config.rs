@@ -31,6 +31,9 @@ pub struct Config {
     pub autodiscover: crate::autodiscover::AutodiscoverConfig,
     #[serde(default)]
     pub acme: crate::acme::AcmeSettings,
+    /// The smarthost for mail to non-local recipients; without it only local delivery works.
+    #[serde(default)]
+    pub smtp: Option<crate::outbound::SmtpConfig>,
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
 }
@@ -207,6 +210,10 @@ pub struct UserConfig {
     pub name: String,
     /// An argon2id PHC string, as printed by `easd hash-password`.
     pub password_hash: Spanned<String>,
+    /// The mailbox has moved: EAS requests get HTTP 451 with this URL in X-MS-Location
+    /// (MS-ASHTTP), so the phone re-points itself.
+    #[serde(default)]
+    pub redirect: Option<Spanned<String>>,
 }
 
 /// Why a configuration could not be used.
@@ -354,6 +361,15 @@ impl Config {
                     "user.email",
                     Some(user.email.span()),
                     format!("{email} is configured twice"),
+                ));
+            }
+            if let Some(r) = &user.redirect
+                && !(r.get_ref().starts_with("https://") || r.get_ref().starts_with("http://"))
+            {
+                return Err(invalid(
+                    "user.redirect",
+                    Some(r.span()),
+                    format!("{:?} is not an http(s) URL", r.get_ref()),
                 ));
             }
             if let Err(e) = crate::auth::check_phc(user.password_hash.get_ref()) {

@@ -14,6 +14,7 @@ pub mod eas;
 pub mod http;
 pub mod items;
 pub mod logger;
+pub mod outbound;
 pub mod push;
 pub mod router;
 pub mod state;

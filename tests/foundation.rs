@@ -162,3 +162,54 @@ fn check_config_names_key_and_line() {
     assert!(ok, "{err}");
     assert!(out.contains("ok"));
 }
+
+#[test]
+fn moved_mailbox_gets_451_with_location() {
+    let server = Server::start_with(common::Options {
+        users: vec!["alice@example.com".into()],
+        ..Default::default()
+    });
+    // Append the redirect to alice's [[user]] table (the last table in the file).
+    let config = std::fs::read_to_string(&server.config_path).unwrap();
+    std::fs::write(
+        &server.config_path,
+        format!("{config}redirect = \"https://other.example.com/Microsoft-Server-ActiveSync\"\n"),
+    )
+    .unwrap();
+    let mut server = server;
+    server.restart();
+    let mut phone = server.device("alice@example.com", "moved");
+    let body = easd::wbxml::from_xml(
+        "<FolderSync xmlns=\"FolderHierarchy:\"><SyncKey>0</SyncKey></FolderSync>",
+    )
+    .unwrap();
+    let reply = run(phone.command(Command::FolderSync, Some(&body))).unwrap();
+    assert_eq!(reply.status, 451);
+    assert_eq!(
+        reply.header("x-ms-location"),
+        Some("https://other.example.com/Microsoft-Server-ActiveSync")
+    );
+}
+
+#[test]
+fn over_capacity_gets_503_with_retry_after() {
+    let server = Server::start_with(common::Options {
+        extra: "[limits]\nmax_connections = 1\n".into(),
+        ..Default::default()
+    });
+    // The first connection stays open (keep-alive) and occupies the only slot.
+    let mut first = server.device("alice@example.com", "one");
+    assert_eq!(run(first.options()).unwrap().status, 200);
+    let mut second = easd::client::Connection::new(server.target());
+    let reply =
+        run(second.request("OPTIONS", "/Microsoft-Server-ActiveSync", &[], Vec::new())).unwrap();
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("30"));
+    // Once the first hangs up, service resumes.
+    first.conn.close();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut third = easd::client::Connection::new(server.target());
+    let reply =
+        run(third.request("OPTIONS", "/Microsoft-Server-ActiveSync", &[], Vec::new())).unwrap();
+    assert_eq!(reply.status, 200);
+}

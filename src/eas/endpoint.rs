@@ -126,6 +126,19 @@ async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Respo
         Ok(u) => u,
         Err(e) => return unauthorized(&e, peer, query.user.as_deref()),
     };
+    if let Some(url) = app.config.user(&user).and_then(|u| u.redirect.as_ref()) {
+        log::info!(
+            "{} [{user}] {}: mailbox moved, 451 to {}",
+            query.device_id,
+            query.cmd,
+            url.get_ref()
+        );
+        let mut r = http::empty(451);
+        if let Ok(v) = HeaderValue::from_str(url.get_ref()) {
+            r.headers_mut().insert("X-MS-Location", v);
+        }
+        return r;
+    }
     let header_str = |name: &str| {
         req.headers()
             .get(name)

@@ -1,7 +1,26 @@
 //! Conversions between what easd stores (Maildir messages, vCard/iCalendar files) and the EAS
 //! `ApplicationData` of Sync/ItemOperations, plus the AirSyncBase body vocabulary they all share.
 
+pub mod alarm;
+pub mod calendar;
+pub mod component;
+pub mod contact;
+pub mod contentline;
+pub mod eas_time;
 pub mod email;
+pub mod ical_time;
+pub mod merge;
+pub mod note;
+pub mod pim;
+pub mod pim_body;
+pub mod recurrence;
+pub mod rrule;
+pub mod task;
+pub mod tzinfo;
+pub mod uid;
+pub mod vtimezone;
+pub mod windows_zones;
+pub mod zones;
 
 use std::fmt;
 

@@ -1,6 +1,7 @@
 //! Turning the folder a notification names into the change-index collections it means.
 
-use crate::app::{App, mail_collection};
+use crate::app::App;
+use crate::state::mail::collection_name as mail_collection;
 use crate::push::datagram::Scope;
 use crate::store::FolderName;
 
@@ -28,11 +29,7 @@ fn candidate_names(name: &str) -> Vec<String> {
         return vec![format!("dav:{dav}")];
     }
     if name.starts_with('/') {
-        let last = name
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .next_back()
-            .unwrap_or("");
+        let last = name.split('/').rfind(|s| !s.is_empty()).unwrap_or("");
         return vec![format!("dav:{last}")];
     }
     if name.eq_ignore_ascii_case("INBOX") {

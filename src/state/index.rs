@@ -4,12 +4,13 @@
 //! Design and trade-offs: docs/sync-index.md.
 
 mod cache;
+mod error;
 mod tables;
+mod types;
 
-use std::fmt;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 
@@ -17,8 +18,13 @@ use self::cache::{Cache, Diff, ItemMap};
 use self::tables::{
     BY_KEY, BY_TIME, CHANGES, COLLS, ITEMS, META, Meta, NAMES, USERS, Writer, read_item, read_meta,
 };
-use crate::state::StateError;
 use crate::store::DirStamp;
+
+pub use self::error::{IndexError, RefreshError};
+pub use self::types::{
+    Change, ChangePage, Collection, CollectionId, IndexOptions, Item, ItemCursor, ItemQuery,
+    LocalChange, Noted, Refreshed, ScanEntry, Uid,
+};
 
 /// Collections are locked in stripes: enough to let users sync in parallel,
 /// few enough to need no bookkeeping.
@@ -29,252 +35,6 @@ const CHUNK: usize = 4096;
 /// Longest user or collection name accepted.
 const NAME_MAX: usize = 1024;
 const NEXT_USER: &str = "next_user";
-
-/// A collection's number, unique per user, never reused: the EAS CollectionId.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CollectionId(pub u32);
-
-impl fmt::Display for CollectionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// An item's number within its collection, never reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Uid(pub u32);
-
-impl fmt::Display for Uid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A handle on one user's collection, from [`ChangeIndex::collection`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Collection {
-    user_no: u32,
-    id: CollectionId,
-}
-
-impl Collection {
-    pub fn id(&self) -> CollectionId {
-        self.id
-    }
-
-    fn key(&self) -> u64 {
-        u64::from(self.user_no) << 32 | u64::from(self.id.0)
-    }
-}
-
-/// One item as a directory scan sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScanEntry {
-    /// The stable name: a Maildir base name, a vdir file name.
-    pub key: String,
-    /// Changes whenever the item does: Maildir flags, a vdir etag.
-    pub version: String,
-    /// Unix seconds for time filters: received time, event start.
-    pub time: u64,
-}
-
-/// A live item.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Item {
-    pub uid: Uid,
-    pub key: String,
-    pub version: String,
-    pub time: u64,
-    /// The modseq at which the item appeared.
-    pub created: u64,
-    /// The modseq of its latest change.
-    pub modseq: u64,
-}
-
-impl Item {
-    /// Where to continue an [`ItemQuery`] after this item.
-    pub fn cursor(&self) -> ItemCursor {
-        ItemCursor {
-            time: self.time,
-            uid: self.uid,
-        }
-    }
-}
-
-/// A position in time order, for paging through [`ChangeIndex::items`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ItemCursor {
-    time: u64,
-    uid: Uid,
-}
-
-/// Which live items to list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ItemQuery {
-    /// Only items with `time >= min_time`.
-    pub min_time: u64,
-    pub newest_first: bool,
-    /// Continue after this item (from the previous page's last item).
-    pub after: Option<ItemCursor>,
-    pub limit: usize,
-}
-
-/// One entry of the change log, relative to the cursor it was asked for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// New since the cursor.
-    Added(Item),
-    /// Known at the cursor, changed since.
-    Changed(Item),
-    /// Known at the cursor, gone since.
-    Removed { uid: Uid, modseq: u64 },
-}
-
-/// A page of [`ChangeIndex::changes_since`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChangePage {
-    pub changes: Vec<Change>,
-    /// The cursor to ask with next time.
-    pub next: u64,
-    /// More changes follow `next`.
-    pub more: bool,
-}
-
-/// A change easd made itself, recorded without waiting for a rescan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LocalChange<'a> {
-    /// An item appeared or got a new version.
-    Upsert {
-        key: &'a str,
-        version: &'a str,
-        time: u64,
-    },
-    Remove {
-        key: &'a str,
-    },
-}
-
-/// The result of [`ChangeIndex::note_local_change`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Noted {
-    /// The item's uid; `None` when a removed key was unknown.
-    pub uid: Option<Uid>,
-    /// The modseq of this change, or the item's latest when nothing changed:
-    /// a device that already has this state can skip changes up to here for
-    /// this uid.
-    pub modseq: u64,
-}
-
-/// The result of [`ChangeIndex::refresh`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Refreshed {
-    pub modseq: u64,
-    /// The listing was read (the stamp differed or the last scan was racy).
-    pub scanned: bool,
-    pub added: usize,
-    pub changed: usize,
-    pub removed: usize,
-}
-
-/// Tuning knobs.
-#[derive(Clone, Copy, Debug)]
-pub struct IndexOptions {
-    /// Item map entries kept in memory over all collections (about 100 bytes
-    /// each); should exceed the largest folder or its rescans read redb.
-    pub cache_entries: usize,
-    /// How soon after a directory's mtime a scan counts as racy. Two seconds
-    /// covers FAT's granularity and coarse kernel clocks.
-    pub racy_window: Duration,
-}
-
-impl Default for IndexOptions {
-    fn default() -> Self {
-        IndexOptions {
-            cache_entries: 100_000,
-            racy_window: Duration::from_secs(2),
-        }
-    }
-}
-
-/// Everything that can go wrong in the index.
-#[derive(Debug)]
-pub enum IndexError {
-    State(StateError),
-    UnknownCollection,
-    CollectionExists(String),
-    InvalidName(String),
-    /// The cursor is older than the pruned tombstones or newer than the
-    /// collection: the device must sync from scratch.
-    CursorOutOfRange {
-        since: u64,
-        floor: u64,
-        current: u64,
-    },
-    /// A counter (uid, modseq, collection or user number) ran out.
-    Exhausted,
-    Corrupt(&'static str),
-}
-
-impl fmt::Display for IndexError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::State(e) => e.fmt(f),
-            Self::UnknownCollection => f.write_str("unknown collection"),
-            Self::CollectionExists(n) => write!(f, "collection {n:?} already exists"),
-            Self::InvalidName(n) => write!(f, "invalid user or collection name {n:?}"),
-            Self::CursorOutOfRange {
-                since,
-                floor,
-                current,
-            } => write!(
-                f,
-                "change cursor {since} outside the kept range {floor}..={current}"
-            ),
-            Self::Exhausted => f.write_str("index counter exhausted"),
-            Self::Corrupt(what) => write!(f, "change index corrupt: {what}"),
-        }
-    }
-}
-
-impl std::error::Error for IndexError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::State(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl<E: Into<StateError>> From<E> for IndexError {
-    fn from(e: E) -> Self {
-        IndexError::State(e.into())
-    }
-}
-
-/// A failed [`ChangeIndex::refresh`]: the listing or the index.
-#[derive(Debug)]
-pub enum RefreshError<E> {
-    Scan(E),
-    Index(IndexError),
-}
-
-impl<E: fmt::Display> fmt::Display for RefreshError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Scan(e) => write!(f, "scan failed: {e}"),
-            Self::Index(e) => e.fmt(f),
-        }
-    }
-}
-
-impl<E: std::error::Error + 'static> std::error::Error for RefreshError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Scan(e) => Some(e),
-            Self::Index(e) => Some(e),
-        }
-    }
-}
 
 /// The change index over one redb database; `Send + Sync`, one per process.
 pub struct ChangeIndex {
@@ -697,6 +457,9 @@ impl ChangeIndex {
         if let Some(after) = query.after {
             let at = (c, after.time, after.uid.0);
             if query.newest_first {
+                if after.time < query.min_time {
+                    return Ok(Vec::new());
+                }
                 high = Bound::Excluded(at);
             } else if after.time >= query.min_time {
                 low = Bound::Excluded(at);

@@ -3,6 +3,7 @@
 //! and vdir folders stay the only copy of user data.
 
 pub mod index;
+pub mod mail;
 
 use std::fmt;
 use std::path::Path;

@@ -45,13 +45,12 @@ pub fn expand_template(template: &str, email: &str) -> Result<PathBuf, StoreErro
     let mut out = String::with_capacity(template.len() + email.len());
     let mut names_user = false;
     let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let (literal, tail) = rest.split_at(open);
+    while let Some((literal, tail)) = rest.split_once('{') {
         if literal.contains('}') {
             return Err(bad_template());
         }
         out.push_str(literal);
-        let (placeholder, after) = tail[1..].split_once('}').ok_or_else(bad_template)?;
+        let (placeholder, after) = tail.split_once('}').ok_or_else(bad_template)?;
         let value = match placeholder {
             "email" => email,
             "local" => local,
@@ -83,7 +82,8 @@ pub fn deliver(root: &Path, folder: &FolderName, bytes: &[u8]) -> Result<Message
         .map(|r| r.key)
 }
 
-/// One user's Maildir++.
+/// One user's Maildir++. Keep one per user and share it: the delivery
+/// counter in new file names is per instance.
 #[derive(Debug)]
 pub struct Maildir {
     root: PathBuf,
@@ -509,6 +509,11 @@ impl MailStore for Maildir {
         let mut doomed = self.descendants(folder)?;
         doomed.push(folder.clone());
         self.remove_folders(doomed)
+    }
+
+    fn hierarchy_stamp(&self) -> Result<DirStamp, StoreError> {
+        DirStamp::of_dirs(&[&self.root])
+            .map_err(|e| not_found_or(e, &FolderName::inbox(), "stat", &self.root))
     }
 
     fn stamp(&self, folder: &FolderName) -> Result<DirStamp, StoreError> {

@@ -489,6 +489,10 @@ pub trait MailStore: Send + Sync {
     ) -> Result<Vec<Renamed>, StoreError>;
     /// Deletes a folder with its subfolders; returns every folder deleted.
     fn delete_folder(&self, folder: &FolderName) -> Result<Vec<FolderName>, StoreError>;
+    /// Cheap change detector for the folder list: differs whenever a folder
+    /// was created, renamed or deleted (and on some unrelated writes too, so
+    /// a change only means "compare `folders()` again").
+    fn hierarchy_stamp(&self) -> Result<DirStamp, StoreError>;
     /// Cheap change detector for the folder's messages (two stat calls).
     fn stamp(&self, folder: &FolderName) -> Result<DirStamp, StoreError>;
     /// All messages, from directory reads only.
@@ -606,6 +610,27 @@ mod tests {
         assert_eq!(update.apply(f).to_string(), "DFPRabz");
         assert!(Flags::parse("").is_empty());
         assert!(f.contains(Flags::SEEN.union(Flags::DRAFT)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn flags_display_parses_back(letters in "[A-Za-z0-9,]{0,60}") {
+            let flags = Flags::parse(&letters);
+            proptest::prop_assert_eq!(Flags::parse(&flags.to_string()), flags);
+        }
+
+        #[test]
+        fn parsed_names_stay_inside_the_maildir(name in "\\PC{0,40}") {
+            if let Ok(folder) = FolderName::parse(&name) {
+                proptest::prop_assert!(!folder.as_str().contains('/'));
+                proptest::prop_assert!(folder.is_inbox() || folder.as_str().starts_with('.'));
+                proptest::prop_assert!(!folder.as_str().split('.').skip(1).any(str::is_empty));
+            }
+            if let Ok(key) = MessageKey::parse(&name) {
+                proptest::prop_assert!(!key.as_str().contains(['/', ':']));
+                proptest::prop_assert!(!key.as_str().starts_with('.'));
+            }
+        }
     }
 
     #[test]

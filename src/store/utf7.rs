@@ -142,6 +142,22 @@ mod tests {
         assert_eq!(decode(&encode(name)).unwrap(), name);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_name_round_trips(name in "\\PC*") {
+            let encoded = encode(&name);
+            proptest::prop_assert!(encoded.bytes().all(|b| (0x20..0x7f).contains(&b)));
+            proptest::prop_assert_eq!(decode(&encoded), Ok(name));
+        }
+
+        #[test]
+        fn decoding_garbage_never_panics(raw in "[ -~&]{0,40}") {
+            if let Ok(name) = decode(&raw) {
+                proptest::prop_assert_eq!(decode(&encode(&name)), Ok(name));
+            }
+        }
+    }
+
     #[test]
     fn rejects_malformed() {
         assert_eq!(decode("Entwürfe"), Err(Utf7Error::RawNonAscii));

@@ -1,5 +1,6 @@
 use std::cell::Cell;
 use std::path::Path;
+use std::time::Duration;
 
 use super::*;
 use crate::state::open_db;
@@ -391,6 +392,13 @@ fn items_by_time_with_filter_and_paging() {
         ..oldest
     };
     assert_eq!(index.items(coll, &next).unwrap()[0].time, 300);
+    let below = ItemQuery {
+        min_time: 450,
+        newest_first: true,
+        after: page.first().map(Item::cursor),
+        limit: 5,
+    };
+    assert!(index.items(coll, &below).unwrap().is_empty());
 }
 
 #[test]

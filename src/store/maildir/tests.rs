@@ -93,7 +93,11 @@ fn other_names_take_the_roles() {
 #[test]
 fn utf7_folder_lifecycle() {
     let (_dir, store) = setup();
+    let before = store.hierarchy_stamp().unwrap();
+    // Longer than any kernel timestamp tick, so the change must show.
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let drafts_de = store.create_folder(None, "Entwürfe").unwrap();
+    assert_ne!(store.hierarchy_stamp().unwrap(), before);
     assert_eq!(drafts_de.as_str(), ".Entw&APw-rfe");
     let japanese = store.create_folder(Some(&drafts_de), "日本語").unwrap();
     let amp = store.create_folder(Some(&japanese), "A&B").unwrap();
@@ -337,6 +341,10 @@ fn listing_skips_junk_entries() {
     assert_eq!(keys, [("123.abc", false), ("124.def", true)]);
     assert!(matches!(
         store.list(&folder(".Nope")),
+        Err(StoreError::FolderNotFound(_))
+    ));
+    assert!(matches!(
+        Maildir::new(store.root().join("missing")).hierarchy_stamp(),
         Err(StoreError::FolderNotFound(_))
     ));
 }

@@ -1,0 +1,146 @@
+use std::cell::Cell;
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::state::index::{Change, IndexOptions};
+use crate::state::open_db;
+use crate::store::{FlagUpdate, Maildir, deliver};
+
+fn index_at(path: &Path, racy_window: Duration) -> ChangeIndex {
+    let db = open_db(path, 8 << 20).unwrap();
+    let options = IndexOptions {
+        racy_window,
+        ..IndexOptions::default()
+    };
+    ChangeIndex::open(Arc::new(db), options).unwrap()
+}
+
+/// `refresh_folder`, but counting the listings.
+fn counted(
+    index: &ChangeIndex,
+    coll: Collection,
+    store: &Maildir,
+    folder: &FolderName,
+    calls: &Cell<u32>,
+) -> Refreshed {
+    let stamp = store.stamp(folder).unwrap();
+    index
+        .refresh(coll, stamp, || {
+            calls.set(calls.get() + 1);
+            scan(store, folder)
+        })
+        .unwrap()
+}
+
+#[test]
+fn maildir_changes_reach_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Maildir::new(dir.path().join("Maildir"));
+    store.ensure_default_folders().unwrap();
+    let index = index_at(&dir.path().join("s.redb"), Duration::ZERO);
+    let inbox = FolderName::inbox();
+    let trash = FolderName::parse(".Trash").unwrap();
+    let coll = index.collection("u", &collection_name(&inbox)).unwrap();
+    let trash_coll = index.collection("u", &collection_name(&trash)).unwrap();
+    assert_eq!(collection_name(&trash), "mail:.Trash");
+
+    let key = deliver(store.root(), &inbox, b"Subject: hi\r\n\r\n").unwrap();
+    fs::write(store.root().join("cur/odd-name:2,S"), b"x").unwrap();
+    let r = refresh_folder(&index, coll, &store, &inbox).unwrap();
+    assert_eq!(r.added, 2);
+    let uid = index.uid_of(coll, key.as_str()).unwrap().unwrap();
+    let item = index.item(coll, uid).unwrap().unwrap();
+    assert_eq!(item.time, key.received_hint().unwrap());
+    let odd = index.uid_of(coll, "odd-name").unwrap().unwrap();
+    assert!(index.item(coll, odd).unwrap().unwrap().time > 1_600_000_000);
+
+    // easd marks it read and records that itself: the rescan sees nothing.
+    let msg = message_ref(&item).unwrap();
+    let seen = FlagUpdate {
+        set: Flags::SEEN,
+        clear: Flags::EMPTY,
+    };
+    let flags = store.set_flags(&inbox, &msg, seen).unwrap();
+    let msg = MessageRef { flags, ..msg };
+    let noted = note_message(&index, coll, &msg).unwrap();
+    let r = refresh_folder(&index, coll, &store, &inbox).unwrap();
+    assert!(r.scanned);
+    assert_eq!(
+        (r.added, r.changed, r.removed, r.modseq),
+        (0, 0, 0, noted.modseq)
+    );
+
+    // Another mail client flags it.
+    let cur = store.root().join("cur");
+    fs::rename(
+        cur.join(format!("{key}:2,S")),
+        cur.join(format!("{key}:2,FS")),
+    )
+    .unwrap();
+    let r = refresh_folder(&index, coll, &store, &inbox).unwrap();
+    assert_eq!(r.changed, 1);
+    let item = index.item(coll, uid).unwrap().unwrap();
+    assert_eq!(item.version, "FS");
+
+    // easd moves it to Trash.
+    let moved = store
+        .move_to(&inbox, &message_ref(&item).unwrap(), &trash)
+        .unwrap();
+    note_removed(&index, coll, &moved.key).unwrap();
+    let in_trash = note_message(&index, trash_coll, &moved).unwrap();
+    let r = refresh_folder(&index, trash_coll, &store, &trash).unwrap();
+    assert_eq!((r.added, r.changed), (0, 0));
+    let page = index.changes_since(trash_coll, 0, 10).unwrap();
+    assert!(matches!(&page.changes[..], [Change::Added(i)] if Some(i.uid) == in_trash.uid));
+    let item = index
+        .item(trash_coll, in_trash.uid.unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.read(&trash, &message_ref(&item).unwrap()).unwrap(),
+        b"Subject: hi\r\n\r\n"
+    );
+    assert_eq!(index.count(coll).unwrap(), 1);
+}
+
+#[test]
+fn fifty_thousand_messages() {
+    const N: usize = 50_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Maildir::new(dir.path().join("Maildir"));
+    store.ensure_default_folders().unwrap();
+    let cur = store.root().join("cur");
+    // Hard links: far cheaper to make than 50,000 files, the same to readdir.
+    let original = dir.path().join("message");
+    fs::write(&original, b"x").unwrap();
+    for i in 0..N {
+        let name = format!("{}.M{i}P1Q{i}.box,S=2000:2,S", 1_600_000_000 + i);
+        fs::hard_link(&original, cur.join(name)).unwrap();
+    }
+    let window = Duration::from_millis(100);
+    let index = index_at(&dir.path().join("s.redb"), window);
+    let inbox = FolderName::inbox();
+    let coll = index.collection("u", "mail:INBOX").unwrap();
+    let calls = Cell::new(0);
+    std::thread::sleep(window);
+    let r = counted(&index, coll, &store, &inbox, &calls);
+    assert_eq!((r.added, calls.get()), (N, 1));
+
+    let r = counted(&index, coll, &store, &inbox, &calls);
+    assert_eq!((r.scanned, calls.get()), (false, 1));
+
+    fs::rename(
+        cur.join("1600012345.M12345P1Q12345.box,S=2000:2,S"),
+        cur.join("1600012345.M12345P1Q12345.box,S=2000:2,FS"),
+    )
+    .unwrap();
+    let r = counted(&index, coll, &store, &inbox, &calls);
+    assert_eq!((r.added, r.changed, r.removed, calls.get()), (0, 1, 0, 2));
+    let page = index.changes_since(coll, N as u64, 10).unwrap();
+    assert!(
+        matches!(&page.changes[..], [Change::Changed(i)] if i.key == "1600012345.M12345P1Q12345.box,S=2000")
+    );
+}

@@ -223,6 +223,7 @@ fn certificate_from_pebble_with_tls_alpn_01() {
         "acme: new certificate for mail.example.com, autodiscover.example.com in service",
         Duration::from_secs(60),
     );
+    wait_log(&log, "acme: CertCacheStore", Duration::from_secs(10));
 
     // The certificate chains to pebble's root for both names, and the server behind it answers.
     let root = {
@@ -294,6 +295,10 @@ fn certificate_from_pebble_with_tls_alpn_01() {
 
     // easd doctor reads the ACME certificate.
     let (_, out, _) = common::cli(&config_path, &["doctor"], None);
+    assert!(
+        out.contains("[warn] acme: no TLS listener on port 443"),
+        "{out}"
+    );
     assert!(
         out.contains("[ ok ] certificate: ")
             && out.contains("acme/certificate.pem loads with its key"),

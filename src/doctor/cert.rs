@@ -2,8 +2,8 @@
 //! autodiscover): it loads with its key, it is not expired or about to be, it names the host name and
 //! the autodiscover names, and its chain leads to a CA the system trusts.
 
-use super::Check;
-use super::dns::DnsFacts;
+use super::dns::{DnsFacts, Lookup};
+use super::{Check, Verdict};
 use crate::config::Config;
 use crate::x509::{CertInfo, format_date};
 use futures_rustls::rustls::client::WebPkiServerVerifier;
@@ -21,6 +21,54 @@ pub const EXPIRY_WARNING: Duration = Duration::from_secs(21 * 86_400);
 pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 pub fn checks(config: &Config, dns: &DnsFacts) -> Vec<Check> {
+    let mut out = if config.acme.enabled {
+        acme(config, dns)
+    } else {
+        Vec::new()
+    };
+    out.extend(certificate(config, dns));
+    out
+}
+
+/// What the CA needs for TLS-ALPN-01: port 443, and a DNS record for every name.
+fn acme(config: &Config, dns: &DnsFacts) -> Vec<Check> {
+    let a = &config.acme;
+    let domains = a.domains(config);
+    let mut out = vec![
+        if config.server.tls_listen.iter().any(|l| l.port() == 443) {
+            Check::ok(
+                "acme",
+                format!(
+                    "certificate for {} from {}, renewed automatically",
+                    domains.join(", "),
+                    a.directory_url
+                ),
+            )
+        } else {
+            Check::warn(
+                "acme",
+                "no TLS listener on port 443, where the CA connects to validate the names (TLS-ALPN-01)",
+                "listen on 443, or forward the public port 443 to the TLS listener",
+            )
+        },
+    ];
+    for d in &domains {
+        let resolves = match dns.find(d) {
+            Some(l) => l.resolves(),
+            None => Lookup::resolve(d).resolves(),
+        };
+        if !resolves {
+            out.push(Check::fail(
+                format!("acme name {d}"),
+                "no DNS record: the CA cannot validate it, so no certificate is issued for any name",
+                format!("add an A record for {d} pointing at this box, or remove it from acme.domains"),
+            ));
+        }
+    }
+    out
+}
+
+fn certificate(config: &Config, dns: &DnsFacts) -> Vec<Check> {
     let s = &config.server;
     let acme_file = crate::acme::certificate_path(config);
     let (cert, key) = match (&s.tls_cert, &s.tls_key) {
@@ -85,7 +133,13 @@ pub fn checks(config: &Config, dns: &DnsFacts) -> Vec<Check> {
             info.dns_names.join(", ")
         ),
     ));
-    out.push(expiry(&info, SystemTime::now()));
+    let mut expiry = expiry(&info, SystemTime::now());
+    if config.acme.enabled && expiry.verdict != Verdict::Ok {
+        expiry.fix = Some(
+            "easd renews ACME certificates at two thirds of their lifetime: look for \"acme:\" errors in its log".into(),
+        );
+    }
+    out.push(expiry);
     out.extend(names(config, dns, &info));
     out.push(trust(config, &chain, &info, Path::new(SYSTEM_ROOTS)));
     out
@@ -240,7 +294,6 @@ pub fn trust(
 
 #[cfg(test)]
 mod tests {
-    use super::super::Verdict;
     use super::*;
     use std::time::UNIX_EPOCH;
 
@@ -251,6 +304,38 @@ mod tests {
             dns_names: vec!["mail.example.com".into()],
             self_signed: false,
         }
+    }
+
+    #[test]
+    fn acme_needs_443_and_dns() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3eKx5jQ2F4Qe6vvxgvBfhzfItdR1dWiXxzLXpCbrJoE";
+        let text = |port: u16| {
+            format!(
+                "[server]\ntls_listen = [\"0.0.0.0:{port}\"]\nhostname = \"mail.example.com\"\ndata_dir = \"/tmp/x\"\n[acme]\nenabled = true\ndomains = [\"mail.example.com\", \"autodiscover.example.invalid\"]\n[[user]]\nemail = \"a@example.com\"\npassword_hash = \"{hash}\"\n"
+            )
+        };
+        let dns = DnsFacts {
+            hostname: Lookup {
+                name: "mail.example.com".into(),
+                result: Ok(vec!["203.0.113.1".parse().unwrap()]),
+            },
+            domains: Vec::new(),
+        };
+        let config = Config::parse(&text(443), Path::new("t.toml")).unwrap();
+        let checks = acme(&config, &dns);
+        let summary: Vec<_> = checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.verdict))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("acme", Verdict::Ok),
+                ("acme name autodiscover.example.invalid", Verdict::Fail)
+            ]
+        );
+        let config = Config::parse(&text(8443), Path::new("t.toml")).unwrap();
+        assert_eq!(acme(&config, &dns)[0].verdict, Verdict::Warn);
     }
 
     #[test]

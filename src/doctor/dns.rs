@@ -114,6 +114,13 @@ impl DnsFacts {
         })
     }
 
+    /// The lookup already made for `name`, if any.
+    pub fn find(&self, name: &str) -> Option<&Lookup> {
+        std::iter::once(&self.hostname)
+            .chain(self.domains.iter().flat_map(|(_, a, b)| [a, b]))
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
     /// The names phones will reach autodiscover by: per domain, those that resolve, or
     /// autodiscover.<domain> when neither does (the one to create).
     pub fn discover_names(&self) -> Vec<String> {

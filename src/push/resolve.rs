@@ -1,8 +1,8 @@
 //! Turning the folder a notification names into the change-index collections it means.
 
 use crate::app::App;
-use crate::state::mail::collection_name as mail_collection;
 use crate::push::datagram::Scope;
+use crate::state::mail::collection_name as mail_collection;
 use crate::store::FolderName;
 
 /// The collection ids of `user` a notification scope covers: `None` for "everything", `Some(ids)`

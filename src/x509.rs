@@ -163,19 +163,26 @@ fn time((tag, content): (u8, &[u8])) -> Result<SystemTime, X509Error> {
     let bad = X509Error("bad time");
     let text = std::str::from_utf8(content).map_err(|_| bad.clone())?;
     let text = text.strip_suffix('Z').ok_or(bad.clone())?;
+    // Byte offsets below are character offsets only for ASCII.
+    if !text.is_ascii() {
+        return Err(bad);
+    }
     let (year, rest) = match tag {
         UTC_TIME if text.len() == 12 => {
             let yy: i64 = text
                 .get(..2)
                 .and_then(|s| s.parse().ok())
                 .ok_or(bad.clone())?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &text[2..])
+            (
+                if yy >= 50 { 1900 + yy } else { 2000 + yy },
+                text.get(2..).unwrap_or(""),
+            )
         }
         GENERALIZED_TIME if text.len() == 14 => (
             text.get(..4)
                 .and_then(|s| s.parse().ok())
                 .ok_or(bad.clone())?,
-            &text[4..],
+            text.get(4..).unwrap_or(""),
         ),
         _ => return Err(bad),
     };
@@ -256,6 +263,7 @@ mod tests {
             b"491331235959Z",
             b"491231235959",
             b"49123123595aZ",
+            "4\u{e9}123123595Z".as_bytes(),
         ] {
             assert!(time((UTC_TIME, bad)).is_err());
         }
@@ -300,6 +308,14 @@ mod tests {
         assert!(c.covers("autodiscover.example.com") && c.covers("x.example.org"));
         for cut in [10, 100, der.len() - 1] {
             assert!(CertInfo::parse(&der[..cut]).is_err());
+        }
+        // Every single-byte corruption gives a value or an error, never a panic.
+        for i in 0..der.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = der.clone();
+                bad[i] ^= flip;
+                let _ = CertInfo::parse(&bad);
+            }
         }
     }
 

@@ -190,6 +190,25 @@ mod tests {
         assert_eq!(parse("  \r\n").unwrap().email, None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_input_is_a_value_or_an_error(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = Request::parse(&body);
+            let _ = super::super::Response::parse(&body);
+        }
+
+        #[test]
+        fn any_text_around_the_elements(prefix in ".{0,40}", email in ".{0,40}", schema in ".{0,80}") {
+            let body = format!("{prefix}<Autodiscover><Request><EMailAddress>{email}</EMailAddress><AcceptableResponseSchema>{schema}</AcceptableResponseSchema></Request></Autodiscover>");
+            let _ = Request::parse(body.as_bytes());
+        }
+
+        #[test]
+        fn json_queries(path in "/[a-zA-Z0-9./@%]{0,60}", query in "[a-zA-Z0-9=&%@.+]{0,80}") {
+            let _ = super::super::json::Request::parse(&path, &query);
+        }
+    }
+
     #[test]
     fn errors_carry_their_codes() {
         for bad in [

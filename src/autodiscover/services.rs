@@ -30,10 +30,12 @@ impl PublicUrl {
     /// `scheme://authority`, without the path.
     pub fn origin(&self) -> &str {
         let after_scheme = self.0.find("://").map_or(0, |i| i + 3);
-        let end = self.0[after_scheme..]
-            .find('/')
+        let path = self
+            .0
+            .get(after_scheme..)
+            .and_then(|rest| rest.find('/'))
             .map_or(self.0.len(), |i| after_scheme + i);
-        &self.0[..end]
+        self.0.get(..path).unwrap_or(&self.0)
     }
 }
 

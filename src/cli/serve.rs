@@ -66,6 +66,9 @@ async fn signals(tls: Option<Arc<Tls>>) -> Result<(), CliError> {
     while let Some(signal) = signals.next().await {
         match signal {
             Ok(Signal::Hup) => match &tls {
+                Some(tls) if tls.is_managed() => {
+                    log::info!("SIGHUP: the ACME certificate is renewed by easd itself")
+                }
                 Some(tls) => match tls.reload() {
                     Ok(()) => log::info!("TLS certificate reloaded"),
                     Err(e) => log::error!("TLS reload failed, keeping the old certificate: {e}"),

@@ -65,6 +65,11 @@ impl Tls {
         })
     }
 
+    /// Whether the certificate is chosen by a resolver (ACME) rather than read from files.
+    pub fn is_managed(&self) -> bool {
+        matches!(self.source, Source::Resolver)
+    }
+
     /// Re-reads the files; on error the old certificate stays in service. A resolver needs no reload:
     /// it swaps certificates itself.
     pub fn reload(&self) -> Result<(), TlsError> {

@@ -1,15 +1,20 @@
-//! The state one running server shares between connections: configuration, authenticator, the state
-//! database and change index, the push hub, counters. Built once at start-up and passed around in an
-//! `Arc`; there is no global state.
+//! The state one running server shares between connections: configuration, authenticator,
+//! counters, the state database with its change index and sync states, the push hub, and the
+//! users' mail stores. Built once at start-up and passed around in an `Arc`; there is no global state.
 
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::push::Hub;
-use crate::state::index::{ChangeIndex, IndexOptions};
-use crate::store::{Maildir, StoreError};
+use crate::state::index::{ChangeIndex, IndexError, IndexOptions};
+use crate::state::sync::{SyncStateError, SyncStates};
+use crate::state::sync_redb::RedbSyncStates;
+use crate::state::{StateError, open_db};
+use crate::store::{MailStore, Maildir, StoreError, expand_template};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// Live counters, readable by tests and the admin through /debug/stats on loopback.
 #[derive(Default)]
@@ -30,62 +35,114 @@ impl Stats {
     }
 }
 
-/// Why the server could not start.
+/// Why the server's shared state could not be set up.
 #[derive(Debug)]
-pub enum StartError {
-    State(String),
+pub enum AppError {
+    State(StateError),
+    Index(IndexError),
+    SyncState(SyncStateError),
 }
 
-impl fmt::Display for StartError {
+impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StartError::State(e) => write!(f, "state database: {e}"),
+            AppError::State(e) => e.fmt(f),
+            AppError::Index(e) => write!(f, "change index: {e}"),
+            AppError::SyncState(e) => write!(f, "sync state: {e}"),
         }
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for AppError {}
+
+/// One async lock per device, so two requests of the same phone (a retry racing the original,
+/// a Sync racing a Ping) never interleave their state updates. Entries die with their last user.
+#[derive(Default)]
+struct DeviceLocks(Mutex<HashMap<String, Weak<smol::lock::Mutex<()>>>>);
+
+impl DeviceLocks {
+    async fn lock(&self, user: &str, device: &str) -> smol::lock::MutexGuardArc<()> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            map.retain(|_, w| w.strong_count() > 0);
+            let key = format!("{user}\0{device}");
+            match map.get(&key).and_then(Weak::upgrade) {
+                Some(l) => l,
+                None => {
+                    let l = Arc::new(smol::lock::Mutex::new(()));
+                    map.insert(key, Arc::downgrade(&l));
+                    l
+                }
+            }
+        };
+        lock.lock_arc().await
+    }
+}
 
 pub struct App {
     pub config: Config,
     pub auth: Authenticator,
     pub stats: Stats,
     pub db: Arc<redb::Database>,
-    pub index: Arc<ChangeIndex>,
+    pub index: ChangeIndex,
+    pub sync_states: Box<dyn SyncStates>,
     pub hub: Arc<Hub>,
+    stores: Mutex<HashMap<String, Arc<Maildir>>>,
+    devices: DeviceLocks,
 }
 
 impl App {
-    /// Opens (or creates) the state database under `data_dir`.
-    pub fn open(config: Config) -> Result<App, StartError> {
-        let path = config.state_path();
-        let cache = config.state.cache_mib as usize * 1024 * 1024;
-        let db = crate::state::open_db(&path, cache)
-            .map_err(|e| StartError::State(format!("{}: {e}", path.display())))?;
-        let db = Arc::new(db);
-        let index = ChangeIndex::open(db.clone(), IndexOptions::default())
-            .map_err(|e| StartError::State(format!("{}: {e}", path.display())))?;
+    /// Opens (creating when missing) `data_dir/state.redb` with the configured cache size.
+    pub fn open(config: Config) -> Result<App, AppError> {
+        let path = config.server.data_dir.join("state.redb");
+        let cache = usize::try_from(config.state.cache_mib)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1 << 20);
+        let db = Arc::new(open_db(&path, cache).map_err(AppError::State)?);
+        let index =
+            ChangeIndex::open(db.clone(), IndexOptions::default()).map_err(AppError::Index)?;
+        let sync_states = Box::new(RedbSyncStates::open(db.clone()).map_err(AppError::SyncState)?);
         Ok(App {
             config,
             auth: Authenticator::new(),
             stats: Stats::default(),
             db,
-            index: Arc::new(index),
+            index,
+            sync_states,
             hub: Hub::new(),
+            stores: Mutex::new(HashMap::new()),
+            devices: DeviceLocks::default(),
         })
     }
 
-    /// The Maildir++ store of a configured user, from the `mail.maildir` template.
-    pub fn mail_store(&self, user: &str) -> Result<Maildir, StoreError> {
-        maildir_for(&self.config, user)
+    /// The Maildir++ root of `user`, from `mail.maildir`.
+    pub fn mail_root(config: &Config, user: &str) -> Result<PathBuf, StoreError> {
+        let data_dir = config.server.data_dir.to_string_lossy();
+        let template = config.mail.maildir.replace("{data_dir}", &data_dir);
+        expand_template(&template, user)
     }
-}
 
-/// A user's Maildir from the configuration alone (the CLI uses it without a running server).
-pub fn maildir_for(config: &Config, user: &str) -> Result<Maildir, StoreError> {
-    let template = config
-        .mail
-        .maildir
-        .replace("{data_dir}", &config.server.data_dir.to_string_lossy());
-    crate::store::expand_template(&template, user).map(Maildir::new)
+    /// The user's mail store; the default folders are created on first use.
+    pub fn mail_store(&self, user: &str) -> Result<Arc<dyn MailStore>, StoreError> {
+        if let Some(s) = self
+            .stores
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(user)
+        {
+            return Ok(s.clone());
+        }
+        let store = Arc::new(Maildir::new(App::mail_root(&self.config, user)?));
+        store.ensure_default_folders()?;
+        self.stores
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(user.to_string(), store.clone());
+        Ok(store)
+    }
+
+    /// Serialises the requests of one device; hold the guard while reading and writing its state.
+    pub async fn lock_device(&self, user: &str, device: &str) -> smol::lock::MutexGuardArc<()> {
+        self.devices.lock(user, device).await
+    }
 }

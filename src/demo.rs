@@ -65,7 +65,7 @@ pub fn seed(config: &Config) -> Result<usize, StoreError> {
     let mut seeded = 0;
     for user in &config.users {
         let email = user.email.get_ref();
-        let store = crate::app::maildir_for(config, email)?;
+        let store = crate::store::Maildir::new(crate::app::App::mail_root(config, email)?);
         if store.root().exists() {
             continue;
         }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod autodiscover;
 pub mod cli;
 pub mod client;
+pub mod collections;
 pub mod config;
 pub mod demo;
 pub mod doctor;

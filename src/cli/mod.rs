@@ -1,5 +1,6 @@
 //! The `easd` command line: a subcommand, then `--flag value` pairs and positional arguments.
 
+mod deliver;
 mod doctor;
 mod notify;
 mod serve;
@@ -19,6 +20,8 @@ Usage:
   easd hash-password                 read a password on stdin, print its argon2id hash
   easd notify --config F EMAIL [FOLDER]
                                      wake the user's Direct Push (FOLDER: INBOX, Sent, dav:calendar, * ...)
+  easd deliver --config FILE EMAIL [--folder NAME]
+                                     store the message on stdin in EMAIL's Maildir
   easd --version                     print the version
   easd help                          this text
 ";
@@ -117,6 +120,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     match cmd.as_str() {
         "serve" => serve::run(&Args::parse(rest, &["config"])?),
         "notify" => notify::run(&Args::parse(rest, &["config"])?),
+        "deliver" => deliver::run(&Args::parse(rest, &["config", "folder"])?),
         "doctor" => doctor::run(&Args::parse(rest, &["config"])?),
         "check-config" => {
             let args = Args::parse(rest, &["config"])?;

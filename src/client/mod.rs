@@ -2,6 +2,7 @@
 //! devices. It speaks only the wire protocol (HTTP/1.1, Basic auth, WBXML), so it works against any
 //! EAS server, not just easd.
 
+mod commands;
 mod conn;
 
 pub use conn::{Connection, Target};

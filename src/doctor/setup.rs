@@ -74,8 +74,8 @@ fn data_dir(dir: &Path) -> Check {
 
 fn maildir(config: &Config, email: &str) -> Check {
     let name = format!("maildir {email}");
-    let root = match crate::app::maildir_for(config, email) {
-        Ok(m) => m.root().to_path_buf(),
+    let root = match crate::app::App::mail_root(config, email) {
+        Ok(r) => r,
         Err(e) => return Check::fail(name, e.to_string(), "check mail.maildir"),
     };
     let shown = root.display();

@@ -3,8 +3,17 @@
 pub mod command;
 pub mod dispatch;
 pub mod endpoint;
+pub mod fields;
+pub mod foldersync;
+pub mod getattachment;
+pub mod getitemestimate;
+pub mod ids;
+pub mod itemoperations;
+pub mod moveitems;
+pub mod options;
 pub mod ping;
 pub mod query;
+pub mod sync;
 
 pub use command::Command;
 pub use query::EasQuery;

@@ -2,8 +2,12 @@
 //! redb database. Message bodies and PIM items never go in here: the Maildir
 //! and vdir folders stay the only copy of user data.
 
+pub mod codec;
 pub mod index;
 pub mod mail;
+pub mod sync;
+pub mod sync_redb;
+pub mod uidset;
 
 use std::fmt;
 use std::path::Path;

@@ -82,6 +82,21 @@ pub struct ItemCursor {
     pub(super) uid: Uid,
 }
 
+impl ItemCursor {
+    /// A position kept outside the index, e.g. in a device's sync state.
+    pub fn new(time: u64, uid: Uid) -> ItemCursor {
+        ItemCursor { time, uid }
+    }
+
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+
+    pub fn uid(&self) -> Uid {
+        self.uid
+    }
+}
+
 /// Which live items to list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ItemQuery {

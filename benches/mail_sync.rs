@@ -1,0 +1,172 @@
+//! Mail sync benchmark: a release `easd` serving a 10,000-message Inbox to one simulated phone.
+//! Prints the initial sync rate (WindowSize 100, plain text cut at 5 KB), the server's peak RSS
+//! (VmHWM) and the median time of 200 Syncs with nothing new. Builds nothing itself: cargo
+//! builds the binary this runs.
+
+use easd::client::{Device, Target};
+use easd::eas::foldersync::FolderChange;
+use easd::eas::ids::SyncKey;
+use easd::eas::options::ItemOptions;
+use easd::eas::sync::{CollectionRequest, SyncRequest};
+use easd::items::{BodyPreference, BodyType};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MESSAGES: u32 = 10_000;
+const PASSWORD: &str = "bench password";
+const USER: &str = "bench@example.com";
+
+fn hash() -> String {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_easd"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("easd hash-password");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(PASSWORD.as_bytes())
+        .expect("write");
+    let out = c.wait_with_output().expect("hash");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn make_maildir(root: &std::path::Path) {
+    for d in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    let body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(40);
+    for i in 0..MESSAGES {
+        let msg = format!(
+            "From: Sender {i} <s{i}@example.org>\r\nTo: Bench <{USER}>\r\nSubject: Message number {i}\r\nDate: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <b{i}@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        );
+        let name = format!("{}.M{i}P1.bench,S={}:2,S", 1_690_000_000 + i, msg.len());
+        std::fs::write(root.join("cur").join(name), msg).expect("write message");
+    }
+}
+
+fn vm_hwm_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn request(coll: &easd::eas::ids::CollectionId, key: SyncKey, options: bool) -> SyncRequest {
+    let mut c = CollectionRequest::new(coll.clone(), key);
+    c.window_size = Some(100);
+    if options {
+        c.options = Some(ItemOptions {
+            body_preferences: vec![BodyPreference {
+                body_type: BodyType::PlainText,
+                truncation_size: Some(5120),
+                all_or_none: false,
+                preview: None,
+            }],
+            ..ItemOptions::default()
+        });
+    }
+    SyncRequest {
+        collections: vec![c],
+        ..SyncRequest::default()
+    }
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    make_maildir(&data.join("mail").join(USER));
+    let config = dir.path().join("easd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"bench\"\ndata_dir = \"{}\"\n[push]\nudp_listen = \"127.0.0.1:0\"\n[log]\nlevel = \"info\"\n[[user]]\nemail = \"{USER}\"\npassword_hash = \"{}\"\n",
+            data.display(),
+            hash()
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_easd"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("EASD_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start easd");
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = loop {
+        let line = lines.next().expect("easd exited").expect("read log");
+        if let Some(a) = line.split("listening on http://").nth(1) {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    smol::block_on(async {
+        let mut phone = Device::new(Target::http(addr), USER, PASSWORD, "bench1");
+        let fs = phone
+            .folder_sync(SyncKey::Initial)
+            .await
+            .expect("FolderSync");
+        let inbox = fs
+            .changes
+            .iter()
+            .find_map(|c| match c {
+                FolderChange::Add(e) if e.kind == 2 => Some(e.server_id.clone()),
+                _ => None,
+            })
+            .expect("inbox");
+        let primed = phone
+            .sync(&request(&inbox, SyncKey::Initial, true))
+            .await
+            .expect("prime");
+        let mut key = primed.and_then(|r| r.collections[0].sync_key).expect("key");
+        let start = Instant::now();
+        let mut items = 0usize;
+        loop {
+            let r = phone
+                .sync(&request(&inbox, key, false))
+                .await
+                .expect("sync")
+                .expect("items");
+            let c = &r.collections[0];
+            items += c.commands.len();
+            key = c.sync_key.expect("key");
+            if !c.more_available {
+                break;
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "initial sync: {items} items in {secs:.2} s = {:.0} items/s",
+            items as f64 / secs
+        );
+        println!(
+            "server peak RSS (VmHWM): {:.1} MB",
+            vm_hwm_kb(pid) as f64 / 1024.0
+        );
+        let mut times: Vec<Duration> = Vec::with_capacity(200);
+        for _ in 0..200 {
+            let t = Instant::now();
+            let r = phone
+                .sync(&request(&inbox, key, false))
+                .await
+                .expect("sync");
+            times.push(t.elapsed());
+            assert!(r.is_none(), "no-change Sync answered with content");
+        }
+        times.sort();
+        println!(
+            "no-change Sync: median {:.3} ms (round trip on loopback, 200 requests)",
+            times[100].as_secs_f64() * 1000.0
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}

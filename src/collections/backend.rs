@@ -1,0 +1,89 @@
+//! The interface the Sync engine drives for any item class: keep the change index current,
+//! render items for the device, and apply the device's changes.
+
+use super::Folder;
+use crate::items::email::EmailOptions;
+use crate::state::index::{IndexError, Item, Uid};
+use crate::store::StoreError;
+use crate::wbxml::Element;
+use std::fmt;
+
+/// Why an item operation failed; the commands map each to their per-item status.
+#[derive(Debug)]
+pub enum BackendError {
+    /// The item (or its folder) is gone.
+    NotFound,
+    /// This class or folder does not take that operation (e.g. an Add of mail outside Drafts).
+    Unsupported,
+    /// The client's data could not be converted.
+    Invalid(String),
+    Store(StoreError),
+    Index(IndexError),
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::NotFound => f.write_str("item not found"),
+            BackendError::Unsupported => f.write_str("operation not supported here"),
+            BackendError::Invalid(m) => write!(f, "invalid item data: {m}"),
+            BackendError::Store(e) => e.fmt(f),
+            BackendError::Index(e) => write!(f, "change index: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+impl From<StoreError> for BackendError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::MessageNotFound(_) | StoreError::FolderNotFound(_) => {
+                BackendError::NotFound
+            }
+            e => BackendError::Store(e),
+        }
+    }
+}
+
+impl From<IndexError> for BackendError {
+    fn from(e: IndexError) -> Self {
+        BackendError::Index(e)
+    }
+}
+
+/// An item the device created, as the index now knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub uid: Uid,
+    pub modseq: u64,
+}
+
+/// What the Sync engine needs from a class.
+pub trait ItemBackend {
+    /// Brings the index up to date with the folder (cheap when nothing changed); returns the
+    /// collection's modseq.
+    fn refresh(&self, folder: &Folder) -> Result<u64, BackendError>;
+    /// The whole item, for an Add or a Fetch. `server_id` names it in FileReferences.
+    fn render(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        server_id: &str,
+        opts: &EmailOptions,
+    ) -> Result<Element, BackendError>;
+    /// What a Change carries when the item's version moved on.
+    fn render_change(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        server_id: &str,
+        opts: &EmailOptions,
+    ) -> Result<Element, BackendError>;
+    /// Applies a client Change; returns the modseq the index recorded it at.
+    fn change(&self, folder: &Folder, item: &Item, data: &Element) -> Result<u64, BackendError>;
+    /// Applies a client Delete, moving to the deleted-items folder when asked and possible.
+    fn delete(&self, folder: &Folder, item: &Item, as_move: bool) -> Result<(), BackendError>;
+    /// Applies a client Add.
+    fn add(&self, folder: &Folder, data: &Element) -> Result<Created, BackendError>;
+}

@@ -1,0 +1,271 @@
+//! The Email class over Maildir: items are message files, their version is the flag letters,
+//! Read and Flag map to `S` and `F`, deletes move to Trash, and 16.x drafts are written as new
+//! files. Every write is recorded in the change index right away so other devices see it without
+//! a rescan and the writing device does not get its own change echoed back.
+
+use super::backend::{BackendError, Created, ItemBackend};
+use super::{Account, Folder, FolderType, Source};
+use crate::ProtocolVersion;
+use crate::items::email::{
+    DraftInput, EmailOptions, MessageMeta, draft_to_mime, to_application_data,
+};
+use crate::state::index::Item;
+use crate::state::index::RefreshError;
+use crate::state::mail::{message_ref, note_message, note_removed, refresh_folder};
+use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
+use crate::wbxml::Element;
+use crate::wbxml::tags::{airsync, email};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// FlagStatus values (MS-ASEMAIL 2.2.2.36): 0 cleared, 1 complete, 2 active.
+const FLAG_ACTIVE: &str = "2";
+
+pub struct MailBackend<'a> {
+    account: &'a Account<'a>,
+}
+
+fn mail_folder(folder: &Folder) -> &FolderName {
+    match &folder.source {
+        Source::Mail(name) => name,
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The message metadata the email converter wants, from the index entry.
+pub fn meta(item: &Item, server_id: &str) -> MessageMeta {
+    let flags = Flags::parse(&item.version);
+    MessageMeta {
+        read: flags.contains(Flags::SEEN),
+        flagged: flags.contains(Flags::FLAGGED),
+        answered: flags.contains(Flags::REPLIED),
+        forwarded: flags.contains(Flags::PASSED),
+        draft: flags.contains(Flags::DRAFT),
+        received: i64::try_from(item.time).unwrap_or(i64::MAX),
+        last_verb_time: None,
+        file_ref_base: server_id.to_string(),
+    }
+}
+
+/// The flag change a client's ApplicationData asks for: Read and Flag/FlagStatus.
+pub fn flag_update(data: &Element) -> FlagUpdate {
+    let mut update = FlagUpdate::default();
+    match data.child_text(email::READ).map(str::trim) {
+        Some("1") => update.set = update.set.union(Flags::SEEN),
+        Some("0") => update.clear = update.clear.union(Flags::SEEN),
+        _ => {}
+    }
+    if let Some(flag) = data.first(email::FLAG) {
+        if flag.child_text(email::STATUS).map(str::trim) == Some(FLAG_ACTIVE) {
+            update.set = update.set.union(Flags::FLAGGED);
+        } else {
+            update.clear = update.clear.union(Flags::FLAGGED);
+        }
+    }
+    update
+}
+
+impl<'a> MailBackend<'a> {
+    pub fn new(account: &'a Account<'a>) -> MailBackend<'a> {
+        MailBackend { account }
+    }
+
+    /// The raw message of an item.
+    pub fn raw(&self, folder: &Folder, item: &Item) -> Result<Vec<u8>, BackendError> {
+        Ok(self
+            .account
+            .store
+            .read(mail_folder(folder), &message_ref(item)?)?)
+    }
+
+    /// Moves a message to another mail folder keeping its flags; returns it as it is there now.
+    pub fn move_item(
+        &self,
+        from: &Folder,
+        item: &Item,
+        to: &Folder,
+    ) -> Result<Created, BackendError> {
+        let index = &self.account.app.index;
+        let msg = message_ref(item)?;
+        let moved = self
+            .account
+            .store
+            .move_to(mail_folder(from), &msg, mail_folder(to))?;
+        note_removed(index, from.coll, &msg.key)?;
+        let noted = note_message(index, to.coll, &moved)?;
+        Ok(Created {
+            uid: noted.uid.ok_or(BackendError::NotFound)?,
+            modseq: noted.modseq,
+        })
+    }
+
+    /// Deletes every message of a folder (and with `subfolders` its subfolders).
+    pub fn empty(&self, folder: &Folder, subfolders: bool) -> Result<(), BackendError> {
+        self.account
+            .store
+            .empty_folder(mail_folder(folder), subfolders)?;
+        self.refresh(folder)?;
+        Ok(())
+    }
+}
+
+impl ItemBackend for MailBackend<'_> {
+    fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
+        let index = &self.account.app.index;
+        match refresh_folder(
+            index,
+            folder.coll,
+            &*self.account.store,
+            mail_folder(folder),
+        ) {
+            Ok(r) => Ok(r.modseq),
+            Err(RefreshError::Scan(e)) => Err(e.into()),
+            Err(RefreshError::Index(e)) => Err(e.into()),
+        }
+    }
+
+    fn render(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        server_id: &str,
+        opts: &EmailOptions,
+    ) -> Result<Element, BackendError> {
+        let raw = self.raw(folder, item)?;
+        Ok(to_application_data(&raw, &meta(item, server_id), opts))
+    }
+
+    fn render_change(
+        &self,
+        _folder: &Folder,
+        item: &Item,
+        _server_id: &str,
+        opts: &EmailOptions,
+    ) -> Result<Element, BackendError> {
+        let flags = Flags::parse(&item.version);
+        let read = if flags.contains(Flags::SEEN) {
+            "1"
+        } else {
+            "0"
+        };
+        let mut app = Element::new(airsync::APPLICATION_DATA).with_text(email::READ, read);
+        if opts.version >= ProtocolVersion::V12_0 {
+            app.push(if flags.contains(Flags::FLAGGED) {
+                Element::new(email::FLAG)
+                    .with_text(email::STATUS, FLAG_ACTIVE)
+                    .with_text(email::FLAG_TYPE, "Flag for follow up")
+            } else {
+                Element::new(email::FLAG)
+            });
+        }
+        Ok(app)
+    }
+
+    fn change(&self, folder: &Folder, item: &Item, data: &Element) -> Result<u64, BackendError> {
+        let index = &self.account.app.index;
+        let msg = message_ref(item)?;
+        let update = flag_update(data);
+        let flags = self
+            .account
+            .store
+            .set_flags(mail_folder(folder), &msg, update)?;
+        let noted = note_message(
+            index,
+            folder.coll,
+            &MessageRef {
+                key: msg.key,
+                flags,
+            },
+        )?;
+        Ok(noted.modseq)
+    }
+
+    fn delete(&self, folder: &Folder, item: &Item, as_move: bool) -> Result<(), BackendError> {
+        let trash = if as_move && folder.kind != FolderType::DeletedItems {
+            self.account
+                .special(FolderType::DeletedItems)
+                .map_err(|e| BackendError::Invalid(e.to_string()))?
+        } else {
+            None
+        };
+        match trash {
+            Some(trash) => self.move_item(folder, item, &trash).map(|_| ()),
+            None => {
+                let msg = message_ref(item)?;
+                self.account.store.delete(mail_folder(folder), &msg)?;
+                note_removed(&self.account.app.index, folder.coll, &msg.key)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn add(&self, folder: &Folder, data: &Element) -> Result<Created, BackendError> {
+        if folder.kind != FolderType::Drafts {
+            return Err(BackendError::Unsupported);
+        }
+        let user = self.account.user;
+        let name = self
+            .account
+            .app
+            .config
+            .user(user)
+            .map(|u| u.name.as_str())
+            .filter(|n| !n.is_empty());
+        let from = match name {
+            Some(n) => format!("\"{}\" <{user}>", n.replace(['"', '\\'], "")),
+            None => user.to_string(),
+        };
+        let draft = draft_to_mime(
+            data,
+            &DraftInput {
+                from: &from,
+                date: now(),
+                existing: None,
+            },
+        )
+        .map_err(|e| BackendError::Invalid(e.to_string()))?;
+        let stored = self.account.store.append(
+            mail_folder(folder),
+            &draft.mime,
+            Flags::DRAFT.union(Flags::SEEN),
+        )?;
+        let noted = note_message(&self.account.app.index, folder.coll, &stored)?;
+        Ok(Created {
+            uid: noted.uid.ok_or(BackendError::NotFound)?,
+            modseq: noted.modseq,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_flags_map_to_maildir_letters() {
+        let data = Element::new(airsync::APPLICATION_DATA)
+            .with_text(email::READ, "1")
+            .with(Element::new(email::FLAG).with_text(email::STATUS, "2"));
+        let u = flag_update(&data);
+        assert_eq!(u.apply(Flags::parse("a")).to_string(), "FSa");
+        let data = Element::new(airsync::APPLICATION_DATA)
+            .with_text(email::READ, "0")
+            .with(Element::new(email::FLAG));
+        assert_eq!(
+            flag_update(&data).apply(Flags::parse("FRS")).to_string(),
+            "R"
+        );
+        let complete = Element::new(airsync::APPLICATION_DATA)
+            .with(Element::new(email::FLAG).with_text(email::STATUS, "1"));
+        assert_eq!(
+            flag_update(&complete).apply(Flags::parse("FS")).to_string(),
+            "S"
+        );
+        let untouched = Element::new(airsync::APPLICATION_DATA);
+        assert_eq!(flag_update(&untouched), FlagUpdate::default());
+    }
+}

@@ -1,0 +1,247 @@
+//! One user's folders of every class as EAS collections with stable numeric ids, and the
+//! backend that reads and changes each folder's items. The EAS commands work only through
+//! [`Account`] and [`ItemBackend`]; mail is the first backend, vdir classes plug in beside it.
+
+mod backend;
+pub mod mail;
+
+pub use backend::{BackendError, Created, ItemBackend};
+
+use crate::app::App;
+use crate::state::index::{Collection, IndexError};
+use crate::state::mail::collection_name;
+use crate::store::{FolderName, FolderRole, MailStore, StoreError};
+use std::fmt;
+use std::sync::Arc;
+
+/// Folder types of FolderSync (MS-ASCMD 2.2.3.186.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FolderType {
+    UserGeneric = 1,
+    Inbox = 2,
+    Drafts = 3,
+    DeletedItems = 4,
+    SentItems = 5,
+    Outbox = 6,
+    Tasks = 7,
+    Calendar = 8,
+    Contacts = 9,
+    Notes = 10,
+    Journal = 11,
+    UserMail = 12,
+    UserCalendar = 13,
+    UserContacts = 14,
+    UserTasks = 15,
+    UserJournal = 16,
+    UserNotes = 17,
+    Unknown = 18,
+    RecipientCache = 19,
+}
+
+impl FolderType {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<FolderType> {
+        use FolderType::*;
+        [
+            UserGeneric,
+            Inbox,
+            Drafts,
+            DeletedItems,
+            SentItems,
+            Outbox,
+            Tasks,
+            Calendar,
+            Contacts,
+            Notes,
+            Journal,
+            UserMail,
+            UserCalendar,
+            UserContacts,
+            UserTasks,
+            UserJournal,
+            UserNotes,
+            Unknown,
+            RecipientCache,
+        ]
+        .into_iter()
+        .find(|t| t.code() == code)
+    }
+
+    /// The item class a folder of this type syncs.
+    pub fn class(self) -> ItemClass {
+        use FolderType::*;
+        match self {
+            Tasks | UserTasks => ItemClass::Tasks,
+            Calendar | UserCalendar => ItemClass::Calendar,
+            Contacts | UserContacts => ItemClass::Contacts,
+            Notes | UserNotes => ItemClass::Notes,
+            _ => ItemClass::Email,
+        }
+    }
+
+    /// Default folders that clients may not rename or delete.
+    pub fn is_special(self) -> bool {
+        !matches!(
+            self,
+            FolderType::UserGeneric
+                | FolderType::UserMail
+                | FolderType::UserCalendar
+                | FolderType::UserContacts
+                | FolderType::UserTasks
+                | FolderType::UserJournal
+                | FolderType::UserNotes
+        )
+    }
+}
+
+/// The AirSync `Class` of a collection's items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ItemClass {
+    Email,
+    Contacts,
+    Calendar,
+    Tasks,
+    Notes,
+}
+
+impl ItemClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            ItemClass::Email => "Email",
+            ItemClass::Contacts => "Contacts",
+            ItemClass::Calendar => "Calendar",
+            ItemClass::Tasks => "Tasks",
+            ItemClass::Notes => "Notes",
+        }
+    }
+}
+
+/// Where a folder's items live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Mail(FolderName),
+}
+
+/// One folder as FolderSync shows it and the commands address it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Folder {
+    pub coll: Collection,
+    pub id: u32,
+    /// 0 at the top level.
+    pub parent: u32,
+    pub name: String,
+    pub kind: FolderType,
+    pub source: Source,
+}
+
+/// Why a user's folders could not be read or changed.
+#[derive(Debug)]
+pub enum AccountError {
+    Store(StoreError),
+    Index(IndexError),
+}
+
+impl fmt::Display for AccountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountError::Store(e) => e.fmt(f),
+            AccountError::Index(e) => write!(f, "change index: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AccountError {}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        AccountError::Store(e)
+    }
+}
+
+impl From<IndexError> for AccountError {
+    fn from(e: IndexError) -> Self {
+        AccountError::Index(e)
+    }
+}
+
+/// A user's data as the EAS commands see it.
+pub struct Account<'a> {
+    pub app: &'a App,
+    pub user: &'a str,
+    pub store: Arc<dyn MailStore>,
+}
+
+fn mail_type(role: FolderRole) -> FolderType {
+    match role {
+        FolderRole::Inbox => FolderType::Inbox,
+        FolderRole::Drafts => FolderType::Drafts,
+        FolderRole::Sent => FolderType::SentItems,
+        FolderRole::Trash => FolderType::DeletedItems,
+        FolderRole::Junk | FolderRole::Normal => FolderType::UserMail,
+    }
+}
+
+impl<'a> Account<'a> {
+    pub fn open(app: &'a App, user: &'a str) -> Result<Account<'a>, AccountError> {
+        Ok(Account {
+            app,
+            user,
+            store: app.mail_store(user)?,
+        })
+    }
+
+    /// Every folder, INBOX first, parents before children.
+    pub fn folders(&self) -> Result<Vec<Folder>, AccountError> {
+        let index = &self.app.index;
+        let mail = self.store.folders()?;
+        let mut out: Vec<Folder> = Vec::with_capacity(mail.len());
+        for f in &mail {
+            let coll = index.collection(self.user, &collection_name(&f.name))?;
+            let parent = match &f.parent {
+                Some(p) => index
+                    .find_collection(self.user, &collection_name(p))?
+                    .map_or(0, |c| c.id().0),
+                None => 0,
+            };
+            out.push(Folder {
+                coll,
+                id: coll.id().0,
+                parent,
+                name: f.display.clone(),
+                kind: mail_type(f.role),
+                source: Source::Mail(f.name.clone()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Drops from the index the mail collections whose folders are gone (after `folders()`),
+    /// so their ids are never handed out again.
+    pub fn forget_vanished(&self, live: &[Folder]) -> Result<(), AccountError> {
+        let index = &self.app.index;
+        for (coll, name) in index.collections(self.user)? {
+            if name.starts_with("mail:") && !live.iter().any(|f| f.coll == coll) {
+                index.remove_collection(coll)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The folder a client named by id, if it still exists.
+    pub fn folder(&self, id: u32) -> Result<Option<Folder>, AccountError> {
+        Ok(self.folders()?.into_iter().find(|f| f.id == id))
+    }
+
+    /// The folder with a default type (Inbox, Drafts, Deleted Items, Sent Items).
+    pub fn special(&self, kind: FolderType) -> Result<Option<Folder>, AccountError> {
+        Ok(self.folders()?.into_iter().find(|f| f.kind == kind))
+    }
+
+    /// The backend of a folder's items.
+    pub fn backend(&self) -> mail::MailBackend<'_> {
+        mail::MailBackend::new(self)
+    }
+}

@@ -14,6 +14,7 @@ pub mod options;
 pub mod ping;
 pub mod query;
 pub mod sync;
+pub mod validatecert;
 
 pub use command::Command;
 pub use query::EasQuery;

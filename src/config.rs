@@ -31,6 +31,8 @@ pub struct Config {
     pub autodiscover: crate::autodiscover::AutodiscoverConfig,
     #[serde(default)]
     pub acme: crate::acme::AcmeSettings,
+    #[serde(default)]
+    pub gal: crate::gal::GalSettings,
     /// The smarthost for mail to non-local recipients; without it only local delivery works.
     #[serde(default)]
     pub smtp: Option<crate::outbound::SmtpConfig>,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod doctor;
 pub mod eas;
+pub mod gal;
 pub mod http;
 pub mod items;
 pub mod logger;

@@ -2,7 +2,7 @@
 
 use super::{
     Command, Reply, Request, foldersync, getattachment, getitemestimate, itemoperations, moveitems,
-    sync, validatecert,
+    search, sync, validatecert,
 };
 use crate::app::App;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ pub const IMPLEMENTED: &[Command] = &[
     Command::MoveItems,
     Command::GetItemEstimate,
     Command::ItemOperations,
+    Command::Search,
     Command::ValidateCert,
 ];
 
@@ -26,6 +27,7 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::GetItemEstimate => getitemestimate::handle(app, req).await,
         Command::ItemOperations => itemoperations::handle(app, req).await,
         Command::GetAttachment => getattachment::handle(app, req).await,
+        Command::Search => search::handle(app, req).await,
         Command::ValidateCert => validatecert::handle(app, req).await,
         _ => {
             log::info!(

@@ -13,6 +13,7 @@ pub mod moveitems;
 pub mod options;
 pub mod ping;
 pub mod query;
+pub mod search;
 pub mod sync;
 pub mod validatecert;
 

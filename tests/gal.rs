@@ -1,0 +1,139 @@
+//! The global address list through a real server: configured users merged with a GAL contacts
+//! collection, found by a name or address prefix with Search, with photos, Range and Total.
+
+mod common;
+
+use common::{Server, run};
+use easd::eas::Command;
+use easd::eas::options::ItemOptions;
+use easd::eas::search::{
+    PictureOptions, PictureStatus, Query, SearchRange, SearchRequest, SearchResponse, SearchResult,
+    SearchStatus,
+};
+
+/// A tiny JPEG header is enough: the server passes photo bytes through.
+const PHOTO_B64: &str = "/9j/4AAQSkZJRgABAQ==";
+
+pub fn gal_server() -> Server {
+    let server = Server::start_with(common::Options {
+        users: vec!["alice@example.com".into(), "bob@example.com".into()],
+        extra: "[gal]\ncollections = [\"{data_dir}/gal\"]\n".into(),
+    });
+    let dir = server.data_dir().join("gal");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("alice.vcf"),
+        format!("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Alice Martin\r\nN:Martin;Alice;;;\r\nEMAIL:alice@example.com\r\nTEL;TYPE=WORK:+33 1 23 45 67 89\r\nTITLE:Accountant\r\nPHOTO;ENCODING=b;TYPE=JPEG:{PHOTO_B64}\r\nEND:VCARD\r\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("marc.vcf"),
+        format!("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Marc Lopez\r\nN:Lopez;Marc;;;\r\nEMAIL:marc@partner.example\r\nTEL;TYPE=CELL:+34 600 000 000\r\nPHOTO;ENCODING=b;TYPE=JPEG:{PHOTO_B64}\r\nEND:VCARD\r\n"),
+    )
+    .unwrap();
+    server
+}
+
+fn gal_search(
+    text: &str,
+    range: Option<SearchRange>,
+    picture: Option<PictureOptions>,
+) -> SearchRequest {
+    SearchRequest {
+        query: Query::Gal(text.into()),
+        range,
+        deep_traversal: false,
+        rebuild_results: false,
+        item_options: ItemOptions::default(),
+        picture,
+    }
+}
+
+fn emails(resp: &SearchResponse) -> Vec<String> {
+    resp.results
+        .iter()
+        .map(|r| match r {
+            SearchResult::Gal(g) => g.entry.email.clone(),
+            SearchResult::Mail(m) => m.long_id.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn search_gal_by_name_and_address_prefix_with_photos() {
+    let server = gal_server();
+    let mut phone = server.device("bob@example.com", "gal1");
+    let call = |phone: &mut easd::client::Device, req: &SearchRequest| {
+        let tree = run(phone.call(Command::Search, &req.encode())).unwrap();
+        SearchResponse::parse(&tree).unwrap()
+    };
+
+    // "mar" starts Alice's last name and Marc's first name: both, sorted by display name.
+    let pics = PictureOptions {
+        max_size: Some(100_000),
+        max_pictures: Some(10),
+    };
+    let resp = call(&mut phone, &gal_search("mar", None, Some(pics)));
+    assert_eq!(
+        (resp.status, resp.store_status),
+        (SearchStatus::Success, SearchStatus::Success)
+    );
+    assert_eq!(emails(&resp), ["alice@example.com", "marc@partner.example"]);
+    assert_eq!(resp.total, Some(2));
+    assert_eq!(resp.range, Some(SearchRange { first: 0, last: 1 }));
+    let SearchResult::Gal(alice) = &resp.results[0] else {
+        panic!("not a GAL result");
+    };
+    // The configured user, completed from the GAL card.
+    assert_eq!(alice.entry.display_name, "alice@example.com");
+    assert_eq!(alice.entry.title, "Accountant");
+    assert_eq!(alice.entry.phone, "+33 1 23 45 67 89");
+    let (status, data) = alice.picture.clone().unwrap();
+    assert_eq!(status, PictureStatus::Success);
+    assert_eq!(data.unwrap()[..3], [0xff, 0xd8, 0xff]);
+
+    // By address prefix; users without a card have no photo.
+    let resp = call(&mut phone, &gal_search("bob@", None, Some(pics)));
+    assert_eq!(emails(&resp), ["bob@example.com"]);
+    let SearchResult::Gal(bob) = &resp.results[0] else {
+        panic!("not a GAL result");
+    };
+    assert_eq!(
+        bob.picture.as_ref().map(|p| p.0),
+        Some(PictureStatus::NoPicture)
+    );
+
+    // Range and MaxPictures.
+    let one = PictureOptions {
+        max_size: None,
+        max_pictures: Some(1),
+    };
+    let resp = call(
+        &mut phone,
+        &gal_search("mar", Some(SearchRange { first: 1, last: 1 }), Some(one)),
+    );
+    assert_eq!(emails(&resp), ["marc@partner.example"]);
+    assert_eq!(resp.total, Some(2));
+    assert_eq!(resp.range, Some(SearchRange { first: 1, last: 1 }));
+    let resp = call(&mut phone, &gal_search("mar", None, Some(one)));
+    let statuses: Vec<_> = resp
+        .results
+        .iter()
+        .map(|r| match r {
+            SearchResult::Gal(g) => g.picture.as_ref().map(|p| p.0),
+            SearchResult::Mail(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            Some(PictureStatus::Success),
+            Some(PictureStatus::LimitReached)
+        ]
+    );
+
+    // No match: Total 0.
+    let resp = call(&mut phone, &gal_search("zz", None, None));
+    assert!(resp.results.is_empty());
+    assert_eq!(resp.total, Some(0));
+}

@@ -137,3 +137,51 @@ fn search_gal_by_name_and_address_prefix_with_photos() {
     assert!(resp.results.is_empty());
     assert_eq!(resp.total, Some(0));
 }
+
+#[test]
+fn find_gal_criterion() {
+    use easd::eas::find::{Criterion, FindRequest, FindResponse, FindResult, FindStatus};
+    let server = gal_server();
+    let mut phone = server.device("alice@example.com", "find1");
+    phone.version = easd::ProtocolVersion::V16_1;
+    let req = FindRequest {
+        search_id: "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9".into(),
+        criterion: Criterion::Gal {
+            text: "lop".into(),
+            picture: Some(PictureOptions {
+                max_size: Some(100_000),
+                max_pictures: Some(5),
+            }),
+        },
+        range: SearchRange { first: 0, last: 9 },
+    };
+    let tree = run(phone.call(Command::Find, &req.encode())).unwrap();
+    let resp = FindResponse::parse(&tree).unwrap();
+    assert_eq!(
+        (resp.status, resp.response_status),
+        (FindStatus::Success, FindStatus::Success)
+    );
+    assert_eq!(resp.store, "GAL");
+    assert_eq!(resp.total, Some(1));
+    let [FindResult::Gal(marc)] = resp.results.as_slice() else {
+        panic!("{resp:?}");
+    };
+    assert_eq!(marc.entry.email, "marc@partner.example");
+    assert_eq!(marc.entry.mobile_phone, "+34 600 000 000");
+    assert_eq!(
+        marc.picture.as_ref().map(|p| p.0),
+        Some(PictureStatus::Success)
+    );
+
+    // Find keeps no result sets: a later page is refused as the spec allows.
+    let later = FindRequest {
+        range: SearchRange {
+            first: 10,
+            last: 19,
+        },
+        ..req
+    };
+    let tree = run(phone.call(Command::Find, &later.encode())).unwrap();
+    let resp = FindResponse::parse(&tree).unwrap();
+    assert_eq!(resp.response_status, FindStatus::StartWithRangeZero);
+}

@@ -1,8 +1,8 @@
 //! Which handler a command goes to, and which commands OPTIONS advertises.
 
 use super::{
-    Command, Reply, Request, foldersync, getattachment, getitemestimate, itemoperations, moveitems,
-    search, sync, validatecert,
+    Command, Reply, Request, find, foldersync, getattachment, getitemestimate, itemoperations,
+    moveitems, search, sync, validatecert,
 };
 use crate::app::App;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ pub const IMPLEMENTED: &[Command] = &[
     Command::ItemOperations,
     Command::Search,
     Command::ValidateCert,
+    Command::Find,
 ];
 
 pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
@@ -28,6 +29,7 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::ItemOperations => itemoperations::handle(app, req).await,
         Command::GetAttachment => getattachment::handle(app, req).await,
         Command::Search => search::handle(app, req).await,
+        Command::Find => find::handle(app, req).await,
         Command::ValidateCert => validatecert::handle(app, req).await,
         _ => {
             log::info!(

@@ -4,6 +4,7 @@ pub mod command;
 pub mod dispatch;
 pub mod endpoint;
 pub mod fields;
+pub mod find;
 pub mod foldersync;
 pub mod getattachment;
 pub mod getitemestimate;

@@ -185,3 +185,45 @@ fn find_gal_criterion() {
     let resp = FindResponse::parse(&tree).unwrap();
     assert_eq!(resp.response_status, FindStatus::StartWithRangeZero);
 }
+
+#[test]
+fn resolve_recipients_from_the_gal() {
+    use easd::eas::resolverecipients::{
+        RecipientType, ResolveRequest, ResolveResponse, ResolveStatus,
+    };
+    let server = gal_server();
+    let mut phone = server.device("bob@example.com", "rr1");
+    let req = ResolveRequest {
+        to: vec![
+            "alice@example.com".into(),
+            "mar".into(),
+            "stranger@nowhere.example".into(),
+        ],
+        certificate_retrieval: Some(2),
+        max_ambiguous: Some(10),
+        picture: Some(PictureOptions {
+            max_size: Some(100_000),
+            max_pictures: Some(1),
+        }),
+    };
+    let tree = run(phone.call(Command::ResolveRecipients, &req.encode())).unwrap();
+    let resp = ResolveResponse::parse(&tree).unwrap();
+    assert_eq!(resp.status, ResolveStatus::Success);
+    let [alice, mar, stranger] = resp.responses.as_slice() else {
+        panic!("{resp:?}");
+    };
+    assert_eq!(alice.status, ResolveStatus::Success);
+    let a = &alice.recipients[0];
+    assert_eq!(
+        (a.kind, a.email.as_str()),
+        (RecipientType::Gal, "alice@example.com")
+    );
+    assert_eq!(a.certificates, Some(ResolveStatus::NoValidCertificate));
+    assert_eq!(
+        a.picture.as_ref().map(|p| p.0),
+        Some(PictureStatus::Success)
+    );
+    assert_eq!(mar.status, ResolveStatus::Ambiguous);
+    assert_eq!(mar.recipients.len(), 2);
+    assert_eq!(stranger.status, ResolveStatus::Unresolved);
+}

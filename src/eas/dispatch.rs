@@ -2,7 +2,7 @@
 
 use super::{
     Command, Reply, Request, find, foldersync, getattachment, getitemestimate, itemoperations,
-    moveitems, search, sync, validatecert,
+    moveitems, resolverecipients, search, sync, validatecert,
 };
 use crate::app::App;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ pub const IMPLEMENTED: &[Command] = &[
     Command::GetItemEstimate,
     Command::ItemOperations,
     Command::Search,
+    Command::ResolveRecipients,
     Command::ValidateCert,
     Command::Find,
 ];
@@ -30,6 +31,7 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::GetAttachment => getattachment::handle(app, req).await,
         Command::Search => search::handle(app, req).await,
         Command::Find => find::handle(app, req).await,
+        Command::ResolveRecipients => resolverecipients::handle(app, req).await,
         Command::ValidateCert => validatecert::handle(app, req).await,
         _ => {
             log::info!(

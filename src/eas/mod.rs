@@ -14,6 +14,7 @@ pub mod moveitems;
 pub mod options;
 pub mod ping;
 pub mod query;
+pub mod resolverecipients;
 pub mod search;
 pub mod sync;
 pub mod validatecert;

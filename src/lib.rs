@@ -16,6 +16,7 @@ pub mod gal;
 pub mod http;
 pub mod items;
 pub mod logger;
+pub mod mailsearch;
 pub mod outbound;
 pub mod push;
 pub mod router;

@@ -1,5 +1,6 @@
 //! Find (MS-ASCMD 2.2.1.2, 16.1): the newer search of the global address list (GALSearchCriterion)
-//! and of the mailbox (MailBoxSearchCriterion), answered from the same matching as Search.
+//! and of the mailbox (MailBoxSearchCriterion), answered from the same matching as Search; a
+//! message result carries the summary properties of the Find schema.
 
 use super::fields::{self, ParseError, status_element, status_enum};
 use super::ids::{CollectionId, ServerId};
@@ -283,8 +284,102 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
                 .encode(),
             )
         }
-        Criterion::Mailbox { .. } => refused(FindStatus::InvalidRequest, "Mailbox"),
+        Criterion::Mailbox {
+            query,
+            deep_traversal,
+        } => {
+            let (a, r) = (app.clone(), req.clone());
+            let range = parsed.range;
+            smol::unblock(
+                move || match mailbox(&a, &r.user, &query, deep_traversal, range) {
+                    Ok(resp) => Reply::Wbxml(resp.encode()),
+                    Err(crate::mailsearch::MailSearchError::UnknownFolder) => {
+                        refused(FindStatus::FolderSyncRequired, "Mailbox")
+                    }
+                    Err(e) => {
+                        log::error!("{} [{}] Find: {e}", r.query.device_id, r.user);
+                        refused(FindStatus::InvalidRequest, "Mailbox")
+                    }
+                },
+            )
+            .await
+        }
     }
+}
+
+/// Characters of body text in a result's Preview (the spec's maximum).
+const PREVIEW_CHARS: usize = 255;
+
+/// The Find properties of a message, picked from its Sync rendering.
+fn find_properties(app_data: &Element) -> Element {
+    use crate::wbxml::tags::{airsyncbase, email, email2};
+    let mut props = Element::new(f::PROPERTIES);
+    let copy = |props: &mut Element, tag| {
+        if let Some(e) = app_data.first(tag) {
+            props.push(e.clone());
+        }
+    };
+    copy(&mut props, email::SUBJECT);
+    copy(&mut props, email::DATE_RECEIVED);
+    copy(&mut props, email::DISPLAY_TO);
+    if let Some(cc) = app_data.child_text(email::CC) {
+        props.push_text(f::DISPLAY_CC, cc);
+    }
+    copy(&mut props, email::IMPORTANCE);
+    copy(&mut props, email::READ);
+    copy(&mut props, email2::IS_DRAFT);
+    if let Some(text) = app_data
+        .first(airsyncbase::BODY)
+        .and_then(|b| b.child_text(airsyncbase::DATA))
+    {
+        props.push_text(f::PREVIEW, crate::items::char_prefix(text, PREVIEW_CHARS));
+    }
+    let has_attachments = app_data.first(airsyncbase::ATTACHMENTS).is_some();
+    props.push_text(f::HAS_ATTACHMENTS, if has_attachments { "1" } else { "0" });
+    copy(&mut props, email::FROM);
+    props
+}
+
+fn mailbox(
+    app: &App,
+    user: &str,
+    query: &MailboxQuery,
+    deep: bool,
+    range: SearchRange,
+) -> Result<FindResponse, crate::mailsearch::MailSearchError> {
+    use crate::collections::ItemBackend;
+    use crate::items::{BodyPreference, BodyType};
+    let err = |e: &dyn std::fmt::Display| crate::mailsearch::MailSearchError::Store(e.to_string());
+    let account = crate::collections::Account::open(app, user).map_err(|e| err(&e))?;
+    let hits = crate::mailsearch::search(&account, query, deep)?;
+    let total = u32::try_from(hits.len()).unwrap_or(u32::MAX);
+    let (page, returned) = range.apply(hits);
+    let mut opts = crate::items::email::EmailOptions::new(crate::ProtocolVersion::V16_1);
+    opts.body_preferences = vec![BodyPreference {
+        truncation_size: Some(1024),
+        ..BodyPreference::whole(BodyType::PlainText)
+    }];
+    let backend = account.backend();
+    let mut results = Vec::with_capacity(page.len());
+    for hit in page {
+        let server_id = ServerId::item(hit.folder.id, hit.item.uid.0);
+        let app_data = backend
+            .render(&hit.folder, &hit.item, server_id.as_str(), &opts)
+            .map_err(|e| err(&e))?;
+        results.push(FindResult::Mail {
+            server_id,
+            collection_id: CollectionId::from_number(hit.folder.id),
+            properties: find_properties(&app_data),
+        });
+    }
+    Ok(FindResponse {
+        status: FindStatus::Success,
+        store: "Mailbox".into(),
+        response_status: FindStatus::Success,
+        results,
+        range: returned,
+        total: Some(total),
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Search (MS-ASCMD 2.2.1.16): the global address list (Store GAL) by a name or address prefix,
-//! with Range, Total and contact photos; and the mailbox (Store Mailbox, `mailsearch`).
+//! with Range, Total and contact photos; and the mailbox (Store Mailbox) through the word index of
+//! `mailsearch`, results rendered as Sync renders messages.
 
 use super::fields::{self, ParseError, status_element, status_enum};
 use super::ids::CollectionId;
@@ -509,8 +510,65 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
                 .encode(),
             )
         }
-        Query::Mailbox(_) => failure(SearchStatus::InvalidRequest),
+        Query::Mailbox(q) => {
+            let opts = match parsed.item_options.email(req.version) {
+                Ok(o) => o,
+                Err(_) => return failure(SearchStatus::InvalidRequest),
+            };
+            let (a, r) = (app.clone(), req.clone());
+            let deep = parsed.deep_traversal;
+            smol::unblock(move || match mailbox(&a, &r.user, &q, deep, range, &opts) {
+                Ok(resp) => Reply::Wbxml(resp.encode()),
+                Err(crate::mailsearch::MailSearchError::UnknownFolder) => {
+                    failure(SearchStatus::FolderSyncRequired)
+                }
+                Err(e) => {
+                    log::error!("{} [{}] Search: {e}", r.query.device_id, r.user);
+                    failure(SearchStatus::ServerError)
+                }
+            })
+            .await
+        }
     }
+}
+
+/// A mailbox search: the matches in `range`, each rendered as Sync would with the request's
+/// body preferences.
+fn mailbox(
+    app: &App,
+    user: &str,
+    query: &MailboxQuery,
+    deep: bool,
+    range: SearchRange,
+    opts: &crate::items::email::EmailOptions,
+) -> Result<SearchResponse, crate::mailsearch::MailSearchError> {
+    use crate::collections::ItemBackend;
+    let err = |e: &dyn fmt::Display| crate::mailsearch::MailSearchError::Store(e.to_string());
+    let account = crate::collections::Account::open(app, user).map_err(|e| err(&e))?;
+    let hits = crate::mailsearch::search(&account, query, deep)?;
+    let total = u32::try_from(hits.len()).unwrap_or(u32::MAX);
+    let (page, returned) = range.apply(hits);
+    let backend = account.backend();
+    let mut results = Vec::with_capacity(page.len());
+    for hit in page {
+        let server_id = super::ids::ServerId::item(hit.folder.id, hit.item.uid.0);
+        let mut properties = backend
+            .render(&hit.folder, &hit.item, server_id.as_str(), opts)
+            .map_err(|e| err(&e))?;
+        properties.tag = s::PROPERTIES;
+        results.push(SearchResult::Mail(MailResult {
+            long_id: server_id.as_str().to_string(),
+            collection_id: CollectionId::from_number(hit.folder.id),
+            properties,
+        }));
+    }
+    Ok(SearchResponse {
+        status: SearchStatus::Success,
+        store_status: SearchStatus::Success,
+        results,
+        range: returned,
+        total: Some(total),
+    })
 }
 
 #[cfg(test)]

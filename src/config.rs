@@ -31,6 +31,11 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub devices: DevicesConfig,
+    pub autodiscover: crate::autodiscover::AutodiscoverConfig,
+    #[serde(default)]
+    pub acme: crate::acme::AcmeSettings,
+    #[serde(default)]
+    pub gal: crate::gal::GalSettings,
     /// The smarthost for mail to non-local recipients; without it only local delivery works.
     #[serde(default)]
     pub smtp: Option<crate::outbound::SmtpConfig>,
@@ -300,12 +305,19 @@ impl Config {
                 "no listener: set server.listen or server.tls_listen".into(),
             ));
         }
-        if !s.tls_listen.is_empty() && (s.tls_cert.is_none() || s.tls_key.is_none()) {
+        if !s.tls_listen.is_empty()
+            && !self.acme.enabled
+            && (s.tls_cert.is_none() || s.tls_key.is_none())
+        {
             return Err(invalid(
                 "server.tls_cert",
                 None,
-                "server.tls_listen needs both server.tls_cert and server.tls_key".into(),
+                "server.tls_listen needs both server.tls_cert and server.tls_key, or [acme] enabled"
+                    .into(),
             ));
+        }
+        if let Err((key, message)) = self.acme.validate(self) {
+            return Err(invalid(key, None, message));
         }
         let host = s.hostname.get_ref();
         if host.is_empty() || host.contains(['/', ' ', ':']) {

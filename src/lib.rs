@@ -1,8 +1,10 @@
 //! easd: an Exchange ActiveSync server for data that already lives on the box
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
+pub mod acme;
 pub mod app;
 pub mod auth;
+pub mod autodiscover;
 pub mod cli;
 pub mod client;
 pub mod collections;
@@ -10,10 +12,13 @@ pub mod config;
 pub mod delivery;
 pub mod demo;
 pub mod device;
+pub mod doctor;
 pub mod eas;
+pub mod gal;
 pub mod http;
 pub mod items;
 pub mod logger;
+pub mod mailsearch;
 pub mod outbound;
 pub mod push;
 pub mod router;
@@ -21,5 +26,6 @@ pub mod state;
 pub mod store;
 pub mod version;
 pub mod wbxml;
+pub mod x509;
 
 pub use version::ProtocolVersion;

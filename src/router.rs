@@ -12,6 +12,12 @@ pub async fn route(app: Arc<App>, req: Request<Incoming>, peer: Peer) -> Respons
     let path = req.uri().path().trim_end_matches('/').to_ascii_lowercase();
     match path.as_str() {
         "/microsoft-server-activesync" => crate::eas::endpoint::handle(app, req, peer).await,
+        "/autodiscover/autodiscover.xml" => crate::autodiscover::handle_xml(app, req, peer).await,
+        p if p == "/autodiscover/autodiscover.json"
+            || p.starts_with("/autodiscover/autodiscover.json/") =>
+        {
+            crate::autodiscover::handle_json(&app, &req)
+        }
         "/debug/stats" if peer.addr.ip().is_loopback() && !peer.tls => {
             http::with_body(200, "application/json", app.stats.to_json())
         }

@@ -4,6 +4,7 @@ mod abq;
 mod admin;
 mod deliver;
 mod device;
+mod doctor;
 mod notify;
 mod policy;
 mod serve;
@@ -19,6 +20,7 @@ easd — Exchange ActiveSync server for Maildir and vdir data
 Usage:
   easd serve --config FILE           run the server
   easd check-config --config FILE    validate a configuration file and exit
+  easd doctor --config FILE          check DNS, certificate, listeners and setup; say what to fix
   easd hash-password                 read a password on stdin, print its argon2id hash
   easd notify --config F EMAIL [FOLDER]
                                      wake the user's Direct Push (FOLDER: INBOX, Sent, dav:calendar, * ...)
@@ -146,6 +148,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         "notify" => notify::run(&Args::parse(rest, &["config"])?),
         "deliver" => deliver::run(&Args::parse(rest, &["config", "folder"])?),
         group @ ("device" | "abq" | "policy") => admin::run(group, rest),
+        "doctor" => doctor::run(&Args::parse(rest, &["config"])?),
         "check-config" => {
             let args = Args::parse(rest, &["config"])?;
             let path = args.config_path()?;

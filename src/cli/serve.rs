@@ -22,17 +22,24 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     if config.demo.seed {
         crate::demo::seed(&config).map_err(|e| failed(format!("demo seed: {e}")))?;
     }
-    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-        (Some(cert), Some(key)) if !config.server.tls_listen.is_empty() => Some(Arc::new(
-            Tls::load(cert, key).map_err(|e| failed(e.to_string()))?,
-        )),
-        _ => None,
+    let ex = Arc::new(Executor::new());
+    let tls = if config.acme.enabled {
+        let resolver = crate::acme::start(&config, &ex).map_err(|e| failed(e.to_string()))?;
+        Some(Arc::new(
+            Tls::with_resolver(resolver).map_err(|e| failed(e.to_string()))?,
+        ))
+    } else {
+        match (&config.server.tls_cert, &config.server.tls_key) {
+            (Some(cert), Some(key)) if !config.server.tls_listen.is_empty() => Some(Arc::new(
+                Tls::load(cert, key).map_err(|e| failed(e.to_string()))?,
+            )),
+            _ => None,
+        }
     };
     let app = Arc::new(App::open(config).map_err(|e| failed(e.to_string()))?);
     let socket = control::socket_path(&app.config.server.data_dir);
     let listener = control::bind(&socket)
         .map_err(|e| failed(format!("control socket {}: {e}", socket.display())))?;
-    let ex = Arc::new(Executor::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
     for i in 1..threads {
         let ex = ex.clone();
@@ -105,6 +112,9 @@ async fn signals(tls: Option<Arc<Tls>>) -> Result<(), CliError> {
     while let Some(signal) = signals.next().await {
         match signal {
             Ok(Signal::Hup) => match &tls {
+                Some(tls) if tls.is_managed() => {
+                    log::info!("SIGHUP: the ACME certificate is renewed by easd itself")
+                }
                 Some(tls) => match tls.reload() {
                     Ok(()) => log::info!("TLS certificate reloaded"),
                     Err(e) => log::error!("TLS reload failed, keeping the old certificate: {e}"),

@@ -1,8 +1,9 @@
 //! Which handler a command goes to, and which commands OPTIONS advertises.
 
 use super::{
-    Command, Reply, Request, foldercreate, folderdelete, foldersync, folderupdate, getattachment,
-    getitemestimate, itemoperations, moveitems, provision, settings, sync,
+    Command, Reply, Request, find, foldercreate, folderdelete, foldersync, folderupdate,
+    getattachment, getitemestimate, itemoperations, moveitems, provision, resolverecipients,
+    search, settings, sync, validatecert,
 };
 use crate::app::App;
 use std::sync::Arc;
@@ -21,6 +22,10 @@ pub const IMPLEMENTED: &[Command] = &[
     Command::Ping,
     Command::ItemOperations,
     Command::Provision,
+    Command::Search,
+    Command::ResolveRecipients,
+    Command::ValidateCert,
+    Command::Find,
 ];
 
 pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
@@ -38,6 +43,10 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         // Both touch the state database and may deliver a notice: off the async threads.
         Command::Provision => smol::unblock(move || provision::handle(&app.devices, &req)).await,
         Command::Settings => smol::unblock(move || settings::handle(&app.devices, &req)).await,
+        Command::Search => search::handle(app, req).await,
+        Command::Find => find::handle(app, req).await,
+        Command::ResolveRecipients => resolverecipients::handle(app, req).await,
+        Command::ValidateCert => validatecert::handle(app, req).await,
         _ => {
             log::info!(
                 "{} [{}] {}: not implemented",

@@ -100,7 +100,10 @@ async fn highest_version(app: &Arc<App>, user: String) -> Option<ProtocolVersion
     .await
 }
 
-async fn authenticate(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Result<String, AuthError> {
+pub(crate) async fn authenticate(
+    app: &Arc<App>,
+    req: &hyper::Request<Incoming>,
+) -> Result<String, AuthError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -114,7 +117,7 @@ async fn authenticate(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Result<
     smol::unblock(move || app.auth.verify(&app.config, &creds)).await
 }
 
-fn unauthorized_response() -> Response<Body> {
+pub(crate) fn unauthorized_response() -> Response<Body> {
     let mut r = http::empty(401);
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,

@@ -102,6 +102,13 @@ async fn accept_loop(
                     })
                     .await;
                     match res {
+                        // A TLS-ALPN-01 validation only needs the handshake; there is no HTTP after it.
+                        Some(Ok(s))
+                            if s.get_ref().1.alpn_protocol()
+                                == Some(crate::acme::ACME_TLS_ALPN) =>
+                        {
+                            log::debug!("{addr}: ACME validation handshake");
+                        }
                         Some(Ok(s)) => serve_conn(app, s, peer).await,
                         Some(Err(e)) => log::debug!("{addr}: TLS handshake failed: {e}"),
                         None => log::debug!("{addr}: TLS handshake timed out"),

@@ -149,7 +149,7 @@ impl Drop for Server {
     }
 }
 
-fn spawn_process(config_path: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
+pub fn spawn_process(config_path: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_easd"))
         .arg("serve")
         .arg("--config")

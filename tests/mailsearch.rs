@@ -1,0 +1,263 @@
+//! Mailbox search through a real server: Search (Store Mailbox) and Find (MailBoxSearchCriterion)
+//! find messages by a word of their body, a subject prefix or a sender, within a folder or all of
+//! them, with date bounds, Range and Total, and see messages delivered after the first search.
+
+mod common;
+
+use common::{Server, run};
+use easd::eas::Command;
+use easd::eas::find::{Criterion, FindRequest, FindResponse, FindResult, FindStatus};
+use easd::eas::foldersync::FolderChange;
+use easd::eas::ids::{CollectionId, SyncKey};
+use easd::eas::options::ItemOptions;
+use easd::eas::search::{
+    MailboxQuery, Query, SearchRange, SearchRequest, SearchResponse, SearchResult, SearchStatus,
+};
+use easd::items::{BodyPreference, BodyType};
+use easd::wbxml::tags::{airsyncbase, email, find as f};
+
+const USER: &str = "alice@example.com";
+
+fn message(date: &str, from: &str, subject: &str, body: &str, html: bool) -> Vec<u8> {
+    let kind = if html { "text/html" } else { "text/plain" };
+    format!(
+        "From: {from}\r\nTo: {USER}\r\nDate: {date}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@test>\r\nContent-Type: {kind}; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Drops a message into the Maildir by hand (as Dovecot would), received at `ts`.
+fn deliver(server: &Server, folder: Option<&str>, ts: u64, msg: Vec<u8>) {
+    let mut dir = server.maildir(USER);
+    if let Some(f) = folder {
+        dir = dir.join(format!(".{f}"));
+    }
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(
+        dir.join("cur").join(format!("{ts}.M1P1Q{ts}.test:2,S")),
+        msg,
+    )
+    .unwrap();
+}
+
+fn mailbox(query: MailboxQuery, range: Option<SearchRange>, deep: bool) -> SearchRequest {
+    SearchRequest {
+        query: Query::Mailbox(query),
+        range,
+        deep_traversal: deep,
+        rebuild_results: true,
+        item_options: ItemOptions {
+            body_preferences: vec![BodyPreference {
+                truncation_size: Some(200),
+                ..BodyPreference::whole(BodyType::PlainText)
+            }],
+            ..ItemOptions::default()
+        },
+        picture: None,
+    }
+}
+
+fn text(words: &str) -> MailboxQuery {
+    MailboxQuery {
+        class: Some("Email".into()),
+        free_text: words.into(),
+        ..MailboxQuery::default()
+    }
+}
+
+fn subjects(resp: &SearchResponse) -> Vec<String> {
+    resp.results
+        .iter()
+        .filter_map(|r| match r {
+            SearchResult::Mail(m) => m.properties.child_text(email::SUBJECT).map(str::to_string),
+            SearchResult::Gal(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn search_and_find_in_the_mailbox() {
+    let server = Server::start();
+    deliver(
+        &server,
+        None,
+        1_704_103_200,
+        message(
+            "Mon, 1 Jan 2024 10:00:00 +0000",
+            "Jean Dupont <jean@example.fr>",
+            "Quarterly figures",
+            "The zanzibar contract is signed.",
+            false,
+        ),
+    );
+    deliver(
+        &server,
+        None,
+        1_704_189_600,
+        message(
+            "Tue, 2 Jan 2024 10:00:00 +0000",
+            "bob@example.com",
+            "Lunch",
+            "<p>Shall we meet for <b>lunch</b>? Zanzibar place.</p>",
+            true,
+        ),
+    );
+    deliver(
+        &server,
+        Some("Archive"),
+        1_704_276_000,
+        message(
+            "Wed, 3 Jan 2024 10:00:00 +0000",
+            "carol@example.org",
+            "Old invoice",
+            "Invoice 2023 attached, zanzibar again.",
+            false,
+        ),
+    );
+
+    let mut phone = server.device(USER, "ms1");
+    let call = |phone: &mut easd::client::Device, req: &SearchRequest| {
+        let tree = run(phone.call(Command::Search, &req.encode())).unwrap();
+        SearchResponse::parse(&tree).unwrap()
+    };
+
+    // A word of a body, in every folder, newest first.
+    let resp = call(&mut phone, &mailbox(text("zanzibar"), None, false));
+    assert_eq!(
+        (resp.status, resp.store_status),
+        (SearchStatus::Success, SearchStatus::Success)
+    );
+    assert_eq!(
+        subjects(&resp),
+        ["Old invoice", "Lunch", "Quarterly figures"]
+    );
+    assert_eq!(resp.total, Some(3));
+    let SearchResult::Mail(first) = &resp.results[0] else {
+        panic!("not a mail result");
+    };
+    let body = first
+        .properties
+        .first(airsyncbase::BODY)
+        .and_then(|b| b.child_text(airsyncbase::DATA));
+    assert!(body.unwrap().contains("Invoice 2023"), "{body:?}");
+
+    // Two words (AND), a word prefix, a sender's name, HTML text.
+    assert_eq!(
+        subjects(&call(
+            &mut phone,
+            &mailbox(text("zanzibar contract"), None, false)
+        )),
+        ["Quarterly figures"]
+    );
+    assert_eq!(
+        subjects(&call(&mut phone, &mailbox(text("quart"), None, false))),
+        ["Quarterly figures"]
+    );
+    assert_eq!(
+        subjects(&call(&mut phone, &mailbox(text("dupont"), None, false))),
+        ["Quarterly figures"]
+    );
+    assert_eq!(
+        subjects(&call(&mut phone, &mailbox(text("lunch"), None, false))),
+        ["Lunch"]
+    );
+    assert!(subjects(&call(&mut phone, &mailbox(text("nowhere"), None, false))).is_empty());
+
+    // One folder by its CollectionId; a date bound; Range and Total.
+    let folders = run(phone.folder_sync(SyncKey::parse("0").unwrap())).unwrap();
+    let inbox = folders
+        .changes
+        .iter()
+        .find_map(|c| match c {
+            FolderChange::Add(e) if e.kind == 2 => Some(e.server_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let mut q = text("zanzibar");
+    q.collection_ids = vec![inbox.clone()];
+    assert_eq!(
+        subjects(&call(&mut phone, &mailbox(q.clone(), None, false))),
+        ["Lunch", "Quarterly figures"]
+    );
+    q.received_after = Some("2024-01-01T12:00:00.000Z".into());
+    assert_eq!(
+        subjects(&call(&mut phone, &mailbox(q, None, false))),
+        ["Lunch"]
+    );
+    let resp = call(
+        &mut phone,
+        &mailbox(
+            text("zanzibar"),
+            Some(SearchRange { first: 1, last: 1 }),
+            false,
+        ),
+    );
+    assert_eq!(
+        (subjects(&resp), resp.total),
+        (vec!["Lunch".to_string()], Some(3))
+    );
+    assert_eq!(resp.range, Some(SearchRange { first: 1, last: 1 }));
+    let mut unknown = text("zanzibar");
+    unknown.collection_ids = vec![CollectionId::parse("999").unwrap()];
+    assert_eq!(
+        call(&mut phone, &mailbox(unknown, None, false)).store_status,
+        SearchStatus::FolderSyncRequired
+    );
+
+    // A message delivered after the first search is found by the next one.
+    deliver(
+        &server,
+        None,
+        1_704_362_400,
+        message(
+            "Thu, 4 Jan 2024 10:00:00 +0000",
+            "dan@example.com",
+            "Late news",
+            "Zanzibar once more.",
+            false,
+        ),
+    );
+    assert_eq!(
+        subjects(&call(&mut phone, &mailbox(text("zanzibar"), None, false)))[0],
+        "Late news"
+    );
+
+    // Find, 16.1.
+    phone.version = easd::ProtocolVersion::V16_1;
+    let find = FindRequest {
+        search_id: "11111111-2222-4333-8444-555555555555".into(),
+        criterion: Criterion::Mailbox {
+            query: MailboxQuery {
+                class: Some("Email".into()),
+                collection_ids: vec![inbox],
+                free_text: "contract".into(),
+                ..MailboxQuery::default()
+            },
+            deep_traversal: false,
+        },
+        range: SearchRange { first: 0, last: 9 },
+    };
+    let tree = run(phone.call(Command::Find, &find.encode())).unwrap();
+    let resp = FindResponse::parse(&tree).unwrap();
+    assert_eq!(
+        (resp.status, resp.response_status),
+        (FindStatus::Success, FindStatus::Success)
+    );
+    assert_eq!((resp.store.as_str(), resp.total), ("Mailbox", Some(1)));
+    let [FindResult::Mail { properties, .. }] = resp.results.as_slice() else {
+        panic!("{resp:?}");
+    };
+    assert_eq!(
+        properties.child_text(email::SUBJECT),
+        Some("Quarterly figures")
+    );
+    assert!(
+        properties
+            .child_text(f::PREVIEW)
+            .unwrap()
+            .contains("zanzibar contract")
+    );
+    assert_eq!(properties.child_text(f::HAS_ATTACHMENTS), Some("0"));
+}

@@ -3,15 +3,17 @@
 //! mail, and the users' mail stores. Built once at start-up and passed around in an `Arc`; there is no global state.
 
 use crate::auth::Authenticator;
+use crate::auth::throttle::Throttle;
 use crate::config::Config;
 use crate::device::{Devices, Environment};
 use crate::outbound::{Outbound, QueueError};
 use crate::push::Hub;
+use crate::state::identity::{IdentityError, check_or_stamp};
 use crate::state::index::{ChangeIndex, IndexError, IndexOptions};
+use crate::state::open_db;
 use crate::state::ping::PingCache;
 use crate::state::sync::{SyncStateError, SyncStates};
 use crate::state::sync_redb::RedbSyncStates;
-use crate::state::{StateError, open_db};
 use crate::store::{MailStore, Maildir, StoreError, expand_template};
 use std::collections::HashMap;
 use std::fmt;
@@ -41,7 +43,8 @@ impl Stats {
 /// Why the server's shared state could not be set up.
 #[derive(Debug)]
 pub enum AppError {
-    State(StateError),
+    /// The state file cannot be opened, or is not easd's.
+    StateFile(PathBuf, IdentityError),
     Index(IndexError),
     SyncState(SyncStateError),
     Devices(crate::device::DeviceError),
@@ -51,7 +54,12 @@ pub enum AppError {
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AppError::State(e) => e.fmt(f),
+            AppError::StateFile(path, e) => write!(
+                f,
+                "{}: {e}. It holds only easd's sync state, no mail or PIM data: to start afresh, \
+                 stop easd and move the file away; phones then sync again from scratch",
+                path.display()
+            ),
             AppError::Index(e) => write!(f, "change index: {e}"),
             AppError::SyncState(e) => write!(f, "sync state: {e}"),
             AppError::Devices(e) => write!(f, "device registry: {e}"),
@@ -89,6 +97,7 @@ impl DeviceLocks {
 pub struct App {
     pub config: Config,
     pub auth: Authenticator,
+    pub throttle: Throttle,
     pub stats: Stats,
     pub db: Arc<redb::Database>,
     pub index: ChangeIndex,
@@ -110,11 +119,15 @@ impl App {
         let cache = usize::try_from(config.state.cache_mib)
             .unwrap_or(usize::MAX)
             .saturating_mul(1 << 20);
-        let db = Arc::new(open_db(&path, cache).map_err(AppError::State)?);
+        let db = open_db(&path, cache)
+            .map_err(|e| AppError::StateFile(path.clone(), IdentityError::State(e)))?;
+        check_or_stamp(&db).map_err(|e| AppError::StateFile(path.clone(), e))?;
+        let db = Arc::new(db);
         let index =
             ChangeIndex::open(db.clone(), IndexOptions::default()).map_err(AppError::Index)?;
         let sync_states = Box::new(RedbSyncStates::open(db.clone()).map_err(AppError::SyncState)?);
-        let ping_cache = PingCache::open(db.clone()).map_err(AppError::State)?;
+        let ping_cache = PingCache::open(db.clone())
+            .map_err(|e| AppError::StateFile(path.clone(), IdentityError::State(e)))?;
         let devices = Devices::open(db.clone(), Environment::from_config(&config))
             .map_err(AppError::Devices)?;
         let outbound = Outbound::new(
@@ -123,9 +136,11 @@ impl App {
             config.server.hostname.get_ref(),
         )
         .map_err(AppError::Outbound)?;
+        let throttle = Throttle::new(config.limits.throttle());
         Ok(App {
             config,
             auth: Authenticator::new(),
+            throttle,
             stats: Stats::default(),
             db,
             index,

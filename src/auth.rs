@@ -3,7 +3,10 @@
 //! argon2 is deliberately slow and memory-hungry, and a phone authenticates on every request, so a
 //! verified password is remembered (as an HMAC under a per-process key, never in clear) for a while, and
 //! the hashing itself runs off the async threads with one reused memory buffer: allocating a fresh
-//! 19 MiB buffer per call left over 150 MB resident after a burst of logins.
+//! 19 MiB buffer per call left over 150 MB resident after a burst of logins. Guessing is slowed
+//! down by [`throttle`].
+
+pub mod throttle;
 
 use crate::config::Config;
 use argon2::password_hash::{PasswordHash, SaltString};
@@ -29,16 +32,25 @@ pub enum AuthError {
     Malformed,
     UnknownUser,
     WrongPassword,
+    /// Too many failures from this address or on this user: refused without checking (HTTP 503
+    /// with Retry-After, MS-ASHTTP 3.1.5.2.3).
+    Throttled(throttle::Blocked),
 }
 
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AuthError::Missing => "no credentials",
-            AuthError::Malformed => "malformed Authorization header",
-            AuthError::UnknownUser => "unknown user",
-            AuthError::WrongPassword => "wrong password",
-        })
+        match self {
+            AuthError::Missing => f.write_str("no credentials"),
+            AuthError::Malformed => f.write_str("malformed Authorization header"),
+            AuthError::UnknownUser => f.write_str("unknown user"),
+            AuthError::WrongPassword => f.write_str("wrong password"),
+            AuthError::Throttled(b) => write!(
+                f,
+                "too many failed logins for {}; retry in {} s",
+                b.scope,
+                b.retry_after_secs()
+            ),
+        }
     }
 }
 

@@ -124,6 +124,27 @@ pub struct LimitsConfig {
     /// Cap on the FilterType age a device may ask for, in days (0 = no cap).
     #[serde(default)]
     pub max_mail_age_days: u32,
+    /// Failed logins one client address may make within `auth_window_secs` before it is slowed
+    /// down (see `auth::throttle`).
+    #[serde(default = "default_auth_failures_per_ip")]
+    pub auth_failures_per_ip: u32,
+    /// Failed logins on one user's name, from all addresses together, before that user is slowed
+    /// down for addresses it never logged in from.
+    #[serde(default = "default_auth_failures_per_user")]
+    pub auth_failures_per_user: u32,
+    /// How long a failed login is remembered.
+    #[serde(default = "default_auth_window")]
+    pub auth_window_secs: u32,
+}
+
+impl LimitsConfig {
+    pub fn throttle(&self) -> crate::auth::throttle::ThrottleLimits {
+        crate::auth::throttle::ThrottleLimits {
+            per_ip: self.auth_failures_per_ip.max(1),
+            per_user: self.auth_failures_per_user.max(1),
+            window: std::time::Duration::from_secs(self.auth_window_secs.max(1).into()),
+        }
+    }
 }
 
 fn default_header_timeout() -> u32 {
@@ -138,6 +159,15 @@ fn default_max_body() -> u64 {
 fn default_max_connections() -> u32 {
     20_000
 }
+fn default_auth_failures_per_ip() -> u32 {
+    10
+}
+fn default_auth_failures_per_user() -> u32 {
+    30
+}
+fn default_auth_window() -> u32 {
+    900
+}
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -147,6 +177,9 @@ impl Default for LimitsConfig {
             max_body_bytes: default_max_body(),
             max_connections: default_max_connections(),
             max_mail_age_days: 0,
+            auth_failures_per_ip: default_auth_failures_per_ip(),
+            auth_failures_per_user: default_auth_failures_per_user(),
+            auth_window_secs: default_auth_window(),
         }
     }
 }

@@ -18,6 +18,7 @@ pub fn gal_server() -> Server {
     let server = Server::start_with(common::Options {
         users: vec!["alice@example.com".into(), "bob@example.com".into()],
         extra: "[gal]\ncollections = [\"{data_dir}/gal\"]\n".into(),
+        ..Default::default()
     });
     let dir = server.data_dir().join("gal");
     std::fs::create_dir_all(&dir).unwrap();

@@ -17,7 +17,7 @@ pub use response::{ErrorCode, Response, Settings};
 pub use services::{AutodiscoverConfig, autodiscover_url, mobilesync_url};
 
 use crate::app::App;
-use crate::eas::endpoint::{authenticate, unauthorized_response};
+use crate::eas::endpoint::{authenticate, unauthorized};
 use crate::http::{self, Body, Peer, body};
 use hyper::body::Incoming;
 use hyper::{Method, Response as HttpResponse};
@@ -37,12 +37,9 @@ pub async fn handle_xml(
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::POST) {
         return http::empty(405);
     }
-    let user = match authenticate(&app, &req).await {
+    let user = match authenticate(&app, &req, peer).await {
         Ok(u) => u,
-        Err(e) => {
-            log::info!("{}: autodiscover: {e}", peer.addr);
-            return unauthorized_response();
-        }
+        Err(e) => return unauthorized(&e, peer, None),
     };
     let parsed = if req.method() == Method::POST {
         let limits = &app.config.limits;

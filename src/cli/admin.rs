@@ -49,6 +49,9 @@ pub fn run(group: &str, rest: &[String]) -> Result<(), CliError> {
                         path.display()
                     ))
                 })?;
+            // The same check the server makes, so a file the CLI creates is stamped as easd's.
+            crate::state::identity::check_or_stamp(&db)
+                .map_err(|e| failed(format!("{}: {e}", path.display())))?;
             let devices = Devices::open(Arc::new(db), Environment::from_config(&config))
                 .map_err(|e| failed(e.to_string()))?;
             execute(&devices, &argv)?

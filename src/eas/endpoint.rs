@@ -4,7 +4,7 @@
 use super::{Command, EasQuery, Reply, Request, dispatch};
 use crate::ProtocolVersion;
 use crate::app::App;
-use crate::auth::{AuthError, Credentials};
+use crate::auth::{AuthError, Credentials, resolve_user};
 use crate::device;
 use crate::http::{self, Body, Peer, body};
 use crate::wbxml;
@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Response};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const WBXML_TYPE: &str = "application/vnd.ms-sync.wbxml";
 
@@ -21,10 +21,10 @@ pub const SERVER_VERSION: &str = "16.1";
 
 pub async fn handle(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Response<Body> {
     match *req.method() {
-        Method::OPTIONS => options(&app, &req).await,
+        Method::OPTIONS => options(&app, &req, peer).await,
         Method::POST => post(app, req, peer).await,
         // A browser check (the guide's troubleshooting) expects a login prompt here.
-        Method::GET | Method::HEAD => match authenticate(&app, &req).await {
+        Method::GET | Method::HEAD => match authenticate(&app, &req, peer).await {
             Ok(_) => http::with_body(
                 200,
                 "text/plain; charset=utf-8",
@@ -44,17 +44,14 @@ fn protocol_headers(r: &mut Response<Body>) {
     );
 }
 
-async fn options(app: &Arc<App>, req: &hyper::Request<Incoming>) -> Response<Body> {
+async fn options(app: &Arc<App>, req: &hyper::Request<Incoming>, peer: Peer) -> Response<Body> {
     // Credentials are optional for discovery, but wrong ones are refused: Android validates an
     // account with OPTIONS and must learn that the password is wrong.
     let mut highest = None;
     if req.headers().contains_key(header::AUTHORIZATION) {
-        match authenticate(app, req).await {
+        match authenticate(app, req, peer).await {
             Ok(user) => highest = highest_version(app, user).await,
-            Err(e) => {
-                log::info!("OPTIONS refused: {e}");
-                return unauthorized_response();
-            }
+            Err(e) => return unauthorized(&e, peer, None),
         }
     }
     let mut r = http::empty(200);
@@ -100,9 +97,12 @@ async fn highest_version(app: &Arc<App>, user: String) -> Option<ProtocolVersion
     .await
 }
 
+/// Checks the Basic credentials: recently verified ones straight from the cache (never throttled,
+/// they are proven right), others through the failure throttle and then argon2.
 pub(crate) async fn authenticate(
     app: &Arc<App>,
     req: &hyper::Request<Incoming>,
+    peer: Peer,
 ) -> Result<String, AuthError> {
     let value = req
         .headers()
@@ -112,9 +112,29 @@ pub(crate) async fn authenticate(
     if let Some(email) = app.auth.cached(&app.config, &creds) {
         return Ok(email);
     }
+    let ip = peer.addr.ip();
+    let known = resolve_user(&app.config, &creds.username).map(str::to_string);
+    app.throttle
+        .check(ip, known.as_deref(), Instant::now())
+        .map_err(AuthError::Throttled)?;
     // argon2 takes tens of milliseconds of CPU: keep it off the async threads.
-    let app = app.clone();
-    smol::unblock(move || app.auth.verify(&app.config, &creds)).await
+    let verifier = app.clone();
+    let result = smol::unblock(move || verifier.auth.verify(&verifier.config, &creds)).await;
+    match &result {
+        Ok(email) => app.throttle.succeeded(ip, email, Instant::now()),
+        Err(_) => {
+            for block in app.throttle.failed(ip, known.as_deref(), Instant::now()) {
+                log::warn!(
+                    "{}: {} failed logins for {}; refusing further attempts for {} s, doubling with each failure",
+                    peer.addr,
+                    block.failures,
+                    block.scope,
+                    block.retry_after_secs()
+                );
+            }
+        }
+    }
+    result
 }
 
 pub(crate) fn unauthorized_response() -> Response<Body> {
@@ -126,9 +146,18 @@ pub(crate) fn unauthorized_response() -> Response<Body> {
     r
 }
 
-fn unauthorized(e: &AuthError, peer: Peer, user: Option<&str>) -> Response<Body> {
+pub(crate) fn unauthorized(e: &AuthError, peer: Peer, user: Option<&str>) -> Response<Body> {
     match e {
         AuthError::Missing => log::debug!("{}: no credentials", peer.addr),
+        // Logged once when the block began; every refused attempt would flood the log.
+        AuthError::Throttled(b) => {
+            log::debug!("{}: {e}", peer.addr);
+            let mut r = http::empty(503);
+            if let Ok(v) = HeaderValue::from_str(&b.retry_after_secs().to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
         _ => log::info!(
             "{}: authentication failed for {:?}: {e}",
             peer.addr,
@@ -150,7 +179,7 @@ async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Respo
             return http::empty(status);
         }
     };
-    let user = match authenticate(&app, &req).await {
+    let user = match authenticate(&app, &req, peer).await {
         Ok(u) => u,
         Err(e) => return unauthorized(&e, peer, query.user.as_deref()),
     };

@@ -123,7 +123,11 @@ impl EasQuery {
         if query.is_empty() {
             return Err(QueryError::MissingCommand);
         }
-        let text = percent_decode(query).ok_or(QueryError::BadBase64)?;
+        // Base64 never contains a space, but its '+' reaches us unescaped from many clients (ours
+        // included) and form decoding turns that into one: put it back.
+        let text = percent_decode(query)
+            .ok_or(QueryError::BadBase64)?
+            .replace(' ', "+");
         let raw = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|_| QueryError::BadBase64)?;
@@ -315,7 +319,10 @@ pub fn percent_decode(s: &str) -> Option<String> {
     while i < b.len() {
         match b[i] {
             b'%' => {
-                let hex = b.get(i + 1..i + 3)?;
+                // Two hex digits exactly: from_str_radix alone would also take a sign ("%+D").
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
                 let hex = std::str::from_utf8(hex).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
@@ -361,6 +368,27 @@ mod tests {
         assert_eq!(q.item_id.as_deref(), Some("5:12"));
         assert!(q.save_in_sent);
         assert_eq!(EasQuery::parse(&q.to_plain()).unwrap(), q);
+    }
+
+    #[test]
+    fn percent_escapes_are_two_hex_digits() {
+        assert_eq!(percent_decode("a%2Fb%2f").as_deref(), Some("a/b/"));
+        for bad in ["%+D", "%-1", "% 1", "%1", "%zz", "%"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64_with_a_plus_sign() {
+        // Found by fuzz/eas_query: a base64 query with '+' parsed only when the '+' was escaped.
+        let crash = b"\xa1\x01\x00\x02\x05\x00\x0f\x00\x00\x0f\x00\x01\xee\x2b\x00\x01\x00\x08\x26\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\xd4\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07\x00\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x29\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(crash);
+        let q = EasQuery::parse(&b64).unwrap();
+        let encoded = q.to_base64(q.version.unwrap());
+        assert!(encoded.contains('+'), "{encoded}");
+        for form in [encoded.clone(), encoded.replace('+', "%2B")] {
+            assert_eq!(EasQuery::parse(&form).unwrap(), q);
+        }
     }
 
     #[test]

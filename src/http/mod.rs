@@ -14,14 +14,14 @@ use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use smol::io::AsyncWriteExt;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, Timer};
 use smol_hyper::rt::{FuturesIo, SmolTimer};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub type Body = Full<Bytes>;
@@ -62,6 +62,9 @@ async fn accept_loop(
     ex: Arc<Executor<'static>>,
     tls: Option<Arc<tls::Tls>>,
 ) {
+    // Whether the last connection was refused for capacity: a flood is logged when it begins, not
+    // once per refused connection.
+    let mut refusing = false;
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(s) => s,
@@ -75,6 +78,13 @@ async fn accept_loop(
         let open = app.stats.connections.fetch_add(1, Ordering::Relaxed) + 1;
         let guard = ConnGuard(app.clone());
         if open > app.config.limits.max_connections as usize {
+            if !refusing {
+                log::warn!(
+                    "connection limit ({}) reached; answering 503 until connections close",
+                    app.config.limits.max_connections
+                );
+                refusing = true;
+            }
             ex.spawn(async move {
                 let _guard = guard;
                 refuse_busy(stream).await;
@@ -82,6 +92,7 @@ async fn accept_loop(
             .detach();
             continue;
         }
+        refusing = false;
         let app = app.clone();
         let tls = tls.clone();
         ex.spawn(async move {
@@ -129,11 +140,41 @@ impl Drop for ConnGuard {
     }
 }
 
+/// Answers 503 once the request head has arrived: a response sent before the request makes
+/// clients (hyper's among them) drop the connection as broken instead of reading it. Reads at most
+/// 16 KiB for at most two seconds; a client that sends no head gets no answer.
 async fn refuse_busy(mut stream: TcpStream) {
-    log::warn!("connection limit reached; answering 503");
-    let _ = stream
-        .write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .await;
+    let head = async {
+        let mut buf = [0u8; 1024];
+        let mut last4 = 0u32;
+        let mut total = 0usize;
+        while total < 16 * 1024 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => {
+                    total += n;
+                    for &b in buf.iter().take(n) {
+                        last4 = (last4 << 8) | u32::from(b);
+                        if last4 == u32::from_be_bytes(*b"\r\n\r\n") {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+        true
+    };
+    let arrived = smol::future::or(head, async {
+        Timer::after(Duration::from_secs(2)).await;
+        false
+    })
+    .await;
+    if arrived {
+        let _ = stream
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await;
+        let _ = stream.flush().await;
+    }
 }
 
 async fn serve_conn<S>(app: Arc<App>, stream: S, peer: Peer)
@@ -141,8 +182,13 @@ where
     S: smol::io::AsyncRead + smol::io::AsyncWrite + Unpin + Send + 'static,
 {
     let header_timeout = Duration::from_secs(app.config.limits.header_timeout_secs.into());
+    // hyper's header timeout also closes idle keep-alive connections, which is routine; only a
+    // connection that never sent a whole request head is worth a log line.
+    let served = Arc::new(AtomicBool::new(false));
+    let seen = served.clone();
     let service = service_fn(move |req: Request<hyper::body::Incoming>| {
         let app = app.clone();
+        seen.store(true, Ordering::Relaxed);
         async move { Ok::<_, std::convert::Infallible>(crate::router::route(app, req, peer).await) }
     });
     let conn = http1::Builder::new()
@@ -151,7 +197,15 @@ where
         .keep_alive(true)
         .serve_connection(FuturesIo::new(stream), service);
     if let Err(e) = conn.await {
-        log::debug!("{}: connection ended: {e}", peer.addr);
+        if e.is_timeout() && !served.load(Ordering::Relaxed) {
+            log::info!(
+                "{}: request headers not received within {} s; connection closed",
+                peer.addr,
+                header_timeout.as_secs()
+            );
+        } else {
+            log::debug!("{}: connection ended: {e}", peer.addr);
+        }
     }
 }
 

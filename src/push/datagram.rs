@@ -80,7 +80,7 @@ impl Notification {
             None | Some("*") => Scope::Everything,
             Some(f) => Scope::Folder(
                 crate::eas::query::percent_decode(f)
-                    .filter(|f| !f.is_empty() && !f.contains('\0'))
+                    .filter(|f| !f.is_empty() && !f.chars().any(char::is_control))
                     .ok_or(DatagramError::BadFolder)?,
             ),
         };
@@ -96,12 +96,19 @@ impl Notification {
     pub fn format(&self, secret: Option<&str>) -> String {
         let folder = match &self.scope {
             Scope::Everything => "*".to_string(),
+            // A folder named "*" must not read back as "everything".
+            Scope::Folder(f) if f == "*" => "%2A".to_string(),
             Scope::Folder(f) => f
                 .chars()
                 .map(|c| match c {
-                    ' ' => "%20".to_string(),
-                    '%' => "%25".to_string(),
-                    '+' => "%2B".to_string(),
+                    '%' | '+' => format!("%{:02X}", c as u32),
+                    c if c.is_whitespace() => {
+                        let mut utf8 = [0u8; 4];
+                        c.encode_utf8(&mut utf8)
+                            .bytes()
+                            .map(|b| format!("%{b:02X}"))
+                            .collect()
+                    }
                     c => c.to_string(),
                 })
                 .collect(),
@@ -130,6 +137,33 @@ mod tests {
         assert_eq!(
             Notification::parse(n.format(Some("s3")).as_bytes(), Some("s3")).unwrap(),
             n
+        );
+    }
+
+    #[test]
+    fn format_and_parse_agree() {
+        // Found by fuzz/push_datagram: "%+D" decoded to a carriage return, which format wrote
+        // raw, so the formatted line had an extra field.
+        let found = b"zooooooj@( +++++27+++++o*oo%+D1@(&++";
+        assert_eq!(
+            Notification::parse(found, None),
+            Err(DatagramError::BadFolder)
+        );
+        for folder in ["Old Mail", "a+b%c", "*", "tab\u{a0}nbsp", "Ünïcode/Sub"] {
+            let n = Notification {
+                email: "alice@example.com".into(),
+                scope: Scope::Folder(folder.into()),
+            };
+            for secret in [None, Some("s3cret")] {
+                assert_eq!(
+                    Notification::parse(n.format(secret).as_bytes(), secret),
+                    Ok(n.clone())
+                );
+            }
+        }
+        assert_eq!(
+            Notification::parse(b"alice@example.com Old%0DMail", None),
+            Err(DatagramError::BadFolder)
         );
     }
 

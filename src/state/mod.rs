@@ -3,6 +3,7 @@
 //! and vdir folders stay the only copy of user data.
 
 pub mod codec;
+pub mod identity;
 pub mod index;
 pub mod mail;
 pub mod ping;

@@ -47,6 +47,8 @@ pub struct Options {
     pub users: Vec<String>,
     /// Extra TOML appended to the generated config.
     pub extra: String,
+    /// Extra lines for the `[server]` table (e.g. TLS listeners).
+    pub server: String,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
         Options {
             users: vec!["alice@example.com".into(), "bob@example.com".into()],
             extra: String::new(),
+            server: String::new(),
         }
     }
 }
@@ -72,8 +75,9 @@ impl Server {
             .unwrap()
             .port();
         let mut config = format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"mail.example.com\"\ndata_dir = \"{}\"\n\n[push]\nudp_listen = \"127.0.0.1:{udp_port}\"\n\n",
-            dir.path().join("data").display()
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"mail.example.com\"\ndata_dir = \"{}\"\n{}\n\n[push]\nudp_listen = \"127.0.0.1:{udp_port}\"\n\n",
+            dir.path().join("data").display(),
+            opts.server
         );
         for u in &opts.users {
             config.push_str(&format!(

@@ -1,7 +1,7 @@
 //! Soak: 500 simulated devices (25 on each of 20 accounts, each on its own keep-alive connection)
-//! mix Sync, ItemOperations and GetItemEstimate while mail keeps arriving from outside. The
+//! mix Sync, ItemOperations, GetItemEstimate and Ping while mail keeps arriving from outside. The
 //! server's VmRSS and open descriptors are sampled throughout: after warm-up both must stay flat,
-//! and no request may fail. (Ping and SendMail join the mix once they are on main.)
+//! and no request may fail.
 //!
 //! CI runs 2 minutes. The 30-minute run is ignored by default:
 //! `EASD_CORPUS=../shared/corpus cargo test --test soak -- --ignored --nocapture`
@@ -16,6 +16,7 @@ use easd::eas::getitemestimate::{
     EstimateCollection, EstimateStatus, GetItemEstimateRequest, GetItemEstimateResponse,
 };
 use easd::eas::ids::ServerId;
+use easd::eas::ping::{PingFolder, PingRequest, PingStatus};
 use easd::eas::itemoperations::{
     FetchTarget, ItemOperationsRequest, ItemOperationsResponse, ItemOpsStatus, Operation,
     OperationResponse,
@@ -98,7 +99,7 @@ async fn device(
     let mut held: Vec<ServerId> = Vec::new();
     while Instant::now() < end {
         tally.borrow_mut().requests += 1;
-        match rng.below(4) {
+        match rng.below(5) {
             0 | 1 => match phone.sync(&sync_req(&inbox, key, 50)).await {
                 Ok(None) => {}
                 Ok(Some(r)) => {
@@ -149,6 +150,22 @@ async fn device(
                         other => fail(format!("device {n}: ItemOperations {other:?}")),
                     },
                     Err(e) => fail(format!("device {n}: ItemOperations: {e}")),
+                }
+            }
+            // Held until the next delivery to this account (one every 4 s on average) or the
+            // heartbeat's end.
+            4 => {
+                let req = PingRequest {
+                    heartbeat: Some(60),
+                    folders: Some(vec![PingFolder {
+                        id: inbox.as_str().try_into().unwrap(),
+                        class: "Email".try_into().unwrap(),
+                    }]),
+                };
+                match phone.ping(&req).await {
+                    Ok(r) if matches!(r.status, PingStatus::Changes | PingStatus::Expired) => {}
+                    Ok(r) => fail(format!("device {n}: Ping {r:?}")),
+                    Err(e) => fail(format!("device {n}: Ping: {e}")),
                 }
             }
             _ => {

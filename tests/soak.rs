@@ -16,11 +16,11 @@ use easd::eas::getitemestimate::{
     EstimateCollection, EstimateStatus, GetItemEstimateRequest, GetItemEstimateResponse,
 };
 use easd::eas::ids::ServerId;
-use easd::eas::ping::{PingFolder, PingRequest, PingStatus};
 use easd::eas::itemoperations::{
     FetchTarget, ItemOperationsRequest, ItemOperationsResponse, ItemOpsStatus, Operation,
     OperationResponse,
 };
+use easd::eas::ping::{PingFolder, PingRequest, PingStatus};
 use easd::eas::sync::{ServerCommand, SyncStatus};
 use mail_common::*;
 use smol::Timer;

@@ -345,7 +345,7 @@ fn listeners(extra: &str) -> Listeners {
     )
     .unwrap();
     let (child, first, log) = spawn_process(&config);
-    let mut next = |scheme: &str| loop {
+    let next = |scheme: &str| loop {
         let line = log
             .recv_timeout(Duration::from_secs(20))
             .expect("listeners");

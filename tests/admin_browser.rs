@@ -79,8 +79,11 @@ fn admin_and_user_pages_in_chromium() {
     for line in from_driver.lines() {
         let line = line.expect("driver output");
         eprintln!("browser: {line}");
+        if line == "DONE" {
+            done = true;
+            break;
+        }
         let Some(step) = line.strip_prefix("STEP ") else {
-            done |= line == "DONE";
             continue;
         };
         match step {
@@ -116,6 +119,28 @@ fn admin_and_user_pages_in_chromium() {
                 provision(&mut lost);
                 assert_eq!(probe(&mut lost), OK);
             }
+            "abq" => {
+                let (ok, rules, err) = server.cli(&["abq", "list"], None);
+                assert!(ok, "{err}");
+                assert!(!rules.contains("Nexus"), "{rules}");
+            }
+            "device" => {
+                let shown = server
+                    .cli(&["device", "show", "alice@example.com/phone1"], None)
+                    .1;
+                let words = shown.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(words.contains("option mail_sync_days 14"), "{shown}");
+                assert!(words.contains("option mail_folders DefaultOnly"), "{shown}");
+                let rules = server.cli(&["abq", "list"], None).1;
+                assert!(
+                    rules
+                        .lines()
+                        .any(|l| l.contains("type") && l.contains("iPhone") && l.contains("block")),
+                    "{rules}"
+                );
+                // The similar-device rule blocks the type; the user's phone is another type.
+                assert_eq!(probe(&mut lost), OK);
+            }
             "wiped" => {
                 assert_eq!(probe(&mut lost).status, Some(140), "wipe requested");
                 let ack = wipe_ack(&mut lost, WipeKind::Full);
@@ -129,14 +154,17 @@ fn admin_and_user_pages_in_chromium() {
         steps.push(step.to_string());
         writeln!(to_driver, "go").unwrap();
     }
+    drop(to_driver);
     let status = driver.wait().unwrap();
     assert!(status.success(), "the browser driver failed: {status}");
     assert!(done, "the driver did not finish");
-    assert_eq!(steps, ["blocked", "policy", "wiped"]);
+    assert_eq!(steps, ["blocked", "policy", "abq", "device", "wiped"]);
     for shot in [
         "01-activesync",
         "02-device-blocked",
         "04-policy-user-inherits",
+        "09-abq-rules",
+        "10-device-window",
         "07-account-wipe-pending",
         "08-account-wiped",
     ] {

@@ -143,15 +143,29 @@ pub fn button_form(
     out
 }
 
-/// The guide's list icons: allowed, blocked, quarantined; with text for screen readers.
+/// The guide's list icons: allowed, blocked, quarantined. Inline SVG (no font has to carry the
+/// symbol, nothing is fetched), named for screen readers.
 pub fn access_icon(a: Access) -> String {
-    let (sym, text) = match a {
-        Access::Allow => ("✓", "allowed"),
-        Access::Block => ("⛔", "blocked"),
-        Access::Quarantine => ("⏸", "quarantined"),
+    let (text, shape) = match a {
+        Access::Allow => (
+            "allowed",
+            "<circle cx=\"8\" cy=\"8\" r=\"7\" fill=\"#1d7a3a\"/><path d=\"M4.5 8.2l2.3 2.3 4.7-4.8\" \
+             stroke=\"#fff\" stroke-width=\"1.8\" fill=\"none\"/>",
+        ),
+        Access::Block => (
+            "blocked",
+            "<circle cx=\"8\" cy=\"8\" r=\"7\" fill=\"#b3261e\"/><rect x=\"3.5\" y=\"7\" width=\"9\" \
+             height=\"2\" fill=\"#fff\"/>",
+        ),
+        Access::Quarantine => (
+            "quarantined",
+            "<path d=\"M8 1l7 13H1z\" fill=\"#9a6400\"/><rect x=\"7.1\" y=\"5\" width=\"1.8\" \
+             height=\"5\" fill=\"#fff\"/><rect x=\"7.1\" y=\"11\" width=\"1.8\" height=\"1.8\" fill=\"#fff\"/>",
+        ),
     };
     format!(
-        "<span class=\"icon {a}\" role=\"img\" aria-label=\"{text}\" title=\"{text}\">{sym}</span>"
+        "<svg class=\"icon {a}\" role=\"img\" aria-label=\"{text}\" width=\"16\" height=\"16\" \
+         viewBox=\"0 0 16 16\"><title>{text}</title>{shape}</svg>"
     )
 }
 

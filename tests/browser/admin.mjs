@@ -23,7 +23,8 @@ const blockDevice = env('BLOCK_DEVICE'); // user/id
 const wipeDevice = env('WIPE_DEVICE'); // id, owned by USER_EMAIL
 const domain = user.email.split('@')[1];
 
-const input = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const lines = createInterface({ input: process.stdin });
+const input = lines[Symbol.asyncIterator]();
 async function checkpoint(name) {
   console.log(`STEP ${name}`);
   const { value, done } = await input.next();
@@ -94,6 +95,48 @@ try {
   await shot(page, '04-policy-user-inherits');
   await checkpoint('policy');
 
+  // ABQ rules: add, disable, edit, delete; the list shows each rule's icon.
+  await page.getByRole('link', { name: 'ABQ rules' }).click();
+  await page.getByRole('link', { name: 'Add rule' }).click();
+  await page.getByLabel('Description').fill('Old phones');
+  await page.getByLabel('Characteristic').selectOption('model');
+  await page.getByLabel('Value').fill('Nexus');
+  await page.getByLabel('Action').selectOption('quarantine');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expectText(page.getByRole('status').first(), 'added model rule 1');
+  const rule = page.locator('tbody tr', { hasText: 'Nexus' });
+  await rule.getByRole('img', { name: 'quarantined' }).waitFor();
+  await rule.getByRole('button', { name: 'Disable' }).click();
+  await expectText(page.getByRole('status').first(), 'rule 1 disabled');
+  await rule.getByRole('link', { name: /^Edit/ }).click();
+  assert.ok(!(await page.getByLabel('Active').isChecked()));
+  await page.getByLabel('Active').check();
+  await page.getByLabel('Action').selectOption('block');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expectText(page.getByRole('status').first(), 'changed model rule 1 (block "Nexus")');
+  await rule.getByRole('img', { name: 'blocked' }).waitFor();
+  await shot(page, '09-abq-rules');
+  await rule.getByRole('button', { name: 'Delete' }).click();
+  await expectText(page.getByRole('status').first(), 'removed rule 1');
+  await checkpoint('abq');
+
+  // The device window: folder options, the EAS log, the rule for similar devices.
+  await page.getByRole('link', { name: 'Devices', exact: true }).click();
+  await page.locator(`tr[data-device="${blockDevice}"]`).getByRole('link', { name: /^Manage/ }).click();
+  await page.getByLabel('Mail folders').selectOption('default');
+  await page.getByLabel('Mail sync period (days)').fill('14');
+  await page.getByRole('button', { name: 'Save folder options' }).click();
+  await expectText(page.getByRole('status').first(), 'mail_sync_days=14');
+  assert.equal(await page.getByLabel('Mail sync period (days)').inputValue(), '14');
+  await page.getByLabel('Devices with the same').selectOption('type');
+  await page.getByRole('button', { name: 'Create rule' }).click();
+  await expectText(page.getByRole('status').first(), 'added type rule');
+  await shot(page, '10-device-window');
+  await page.getByRole('link', { name: 'Logs' }).click();
+  await expectText(page.locator('pre.log'), blockDevice.split('/')[1]);
+  await shot(page, '11-device-log');
+  await checkpoint('device');
+
   // The user's own page, on a phone-sized screen: wipe the lost device after confirming.
   const phone = await context.newPage();
   await phone.setViewportSize({ width: 390, height: 844 });
@@ -122,6 +165,7 @@ try {
   await shot(phone, '08-account-wiped');
   console.log('DONE');
 } finally {
+  lines.close();
   await context.close();
   rmSync(profile, { recursive: true, force: true });
 }

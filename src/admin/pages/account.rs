@@ -28,6 +28,17 @@ const SHOWN: &[PolicyKey] = &[
     PolicyKey::MaxDevices,
 ];
 
+/// A value as a user reads it.
+fn shown(v: &crate::device::policy::Value) -> String {
+    use crate::device::policy::Value;
+    match v {
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        Value::Number(None) | Value::Version(None) => "no limit".into(),
+        other => other.to_string(),
+    }
+}
+
 fn user<'a>(ctx: &'a Ctx) -> &'a str {
     match &ctx.session.role {
         Role::User(u) | Role::Admin(u) => u,
@@ -150,7 +161,7 @@ fn overview(ctx: &Ctx) -> Response<Body> {
                     "<dt>{}</dt><dd data-key=\"{}\">{}</dd>",
                     esc(key.help()),
                     key.name(),
-                    esc(&r.settings.get(*key).to_string())
+                    esc(&shown(&r.settings.get(*key)))
                 );
             }
             body.push_str("</dl></section>");

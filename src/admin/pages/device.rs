@@ -197,9 +197,7 @@ pub fn log(ctx: &Ctx, key: &DeviceKey) -> Response<Body> {
         Err(e) => format!("(cannot read the log: {e})"),
     };
     let shown = if text.is_empty() {
-        "<p class=\"muted\">No EAS requests logged for this device yet. The trace is written at \
-         log level debug.</p>"
-            .to_string()
+        "<p class=\"muted\">No EAS request logged for this device yet.</p>".to_string()
     } else {
         format!("<pre class=\"log\" tabindex=\"0\">{}</pre>", esc(&text))
     };

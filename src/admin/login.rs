@@ -49,11 +49,16 @@ pub fn form(
         }
     };
     let token = app.console.csrf.token(&binding(&pre));
-    let (name_label, name_type, hint) = match area {
-        Area::Admin => ("Administrator name", "text", ""),
+    let (name_label, hint) = match area {
+        Area::Admin if app.config.admin.accounts.is_empty() => (
+            "Administrator name",
+            "<p class=\"muted\">No console login is configured yet: add an <code>[[admin.account]]</code> \
+             with a name and a <code>password_hash</code> from <code>easd hash-password</code> to the \
+             configuration, and restart easd.</p>",
+        ),
+        Area::Admin => ("Administrator name", ""),
         Area::Account => (
             "Email address",
-            "email",
             "<p class=\"muted\">Log in with your mail address and mail password to see your \
              mobile devices and wipe a lost one.</p>",
         ),
@@ -64,7 +69,8 @@ pub fn form(
     let body = format!(
         "{error}<section>{hint}<form method=\"post\" action=\"{base}/login\">{csrf}\
          <label for=\"f-name\">{name_label}</label>\
-         <input type=\"{name_type}\" id=\"f-name\" name=\"name\" autocomplete=\"username\" required autofocus>\
+         <input type=\"text\" id=\"f-name\" name=\"name\" autocomplete=\"username\" autocapitalize=\"none\" \
+         spellcheck=\"false\" required autofocus>\
          <label for=\"f-password\">Password</label>\
          <input type=\"password\" id=\"f-password\" name=\"password\" autocomplete=\"current-password\" required>\
          <p><button type=\"submit\">Log in</button></p></form></section>",

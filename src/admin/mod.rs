@@ -222,3 +222,41 @@ async fn respond(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(extra: &str) -> crate::config::Config {
+        crate::config::Config::parse(
+            &format!(
+                "[server]\nlisten = [\"0.0.0.0:8080\"]\nhostname = \"h\"\ndata_dir = \"/tmp\"\n{extra}"
+            ),
+            Path::new("t"),
+        )
+        .unwrap()
+    }
+
+    fn peer(listener: &str, tls: bool) -> Peer {
+        Peer {
+            addr: "192.0.2.7:5000".parse().unwrap(),
+            tls,
+            listener: listener.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn served_on_loopback_and_tls_listeners_only() {
+        let c = config("");
+        assert!(served_on(&c, &peer("127.0.0.1:8081", false)));
+        assert!(served_on(&c, &peer("[::1]:8081", false)));
+        assert!(served_on(&c, &peer("[::ffff:127.0.0.1]:8081", false)));
+        assert!(served_on(&c, &peer("0.0.0.0:443", true)));
+        assert!(!served_on(&c, &peer("0.0.0.0:8080", false)));
+        assert!(!served_on(&c, &peer("[::]:8080", false)));
+        assert!(!served_on(&c, &peer("192.0.2.1:8080", false)));
+        let open = config("[admin]\nallow_plain_http = true\n");
+        assert!(served_on(&open, &peer("0.0.0.0:8080", false)));
+    }
+}

@@ -453,3 +453,117 @@ fn pages_only_on_loopback_and_tls_listeners() {
     let mut plain = Browser::new(Target::http(open.wildcard.clone()));
     assert_eq!(plain.login("/admin", "root", PASSWORD).status, 303);
 }
+
+#[test]
+fn users_wipe_only_their_own_devices_after_confirming() {
+    let server = Server::start();
+    let mut bobs = server.device("bob@example.com", "bobphone");
+    assert_eq!(probe(&mut bobs), OK);
+    let mut mine = server.device("alice@example.com", "mine1");
+    assert_eq!(probe(&mut mine), OK);
+    let mut b = Browser::new(server.target());
+    assert_eq!(b.login("/account", "alice", PASSWORD).status, 303);
+    let home = b.get("/account");
+    assert_eq!(home.status, 200);
+    let text = body(&home);
+    assert!(
+        text.contains("mine1") && !text.contains("bobphone"),
+        "{text}"
+    );
+    let token = csrf(&home);
+    let wipe = |confirm: &str| {
+        Form::from_pairs([
+            ("csrf", token.as_str()),
+            ("op", "wipe"),
+            ("kind", "full"),
+            ("confirm", confirm),
+        ])
+    };
+    // Another user's device does not exist here, whatever its id.
+    let r = b.send("POST", "/account/devices/bobphone/wipe", Some(&wipe("yes")));
+    assert_eq!(r.status, 404);
+    assert!(device_show(&server, "bobphone").contains("remote wipe          none"));
+    // Without the confirmation the form only asks.
+    let r = b.send("POST", "/account/devices/mine1/wipe", Some(&wipe("")));
+    assert_eq!(r.status, 200);
+    assert!(body(&r).contains("Yes, wipe the device"));
+    assert!(device_show(&server, "mine1").contains("remote wipe          none"));
+    let r = b.send("POST", "/account/devices/mine1/wipe", Some(&wipe("yes")));
+    assert_eq!((r.status, r.header("location")), (303, Some("/account")));
+    assert!(device_show(&server, "mine1").contains("pending (remote wipe)"));
+    assert_eq!(probe(&mut mine).status, Some(140));
+    assert_eq!(probe(&mut bobs), OK);
+    // A device the administrator blocked is not listed to its owner, nor wipeable by them.
+    let (ok, _, err) = server.cli(&["device", "block", "bobphone"], None);
+    assert!(ok, "{err}");
+    let mut bob = Browser::new(server.target());
+    assert_eq!(
+        bob.login("/account", "bob@example.com", PASSWORD).status,
+        303
+    );
+    assert!(!body(&bob.get("/account")).contains("bobphone"));
+    assert_eq!(
+        bob.get("/account/devices/bobphone/wipe?kind=full").status,
+        404
+    );
+}
+
+#[test]
+fn policy_form_saves_only_changes_and_inherit_restores() {
+    let server = Server::start_with(admin_options(""));
+    let mut b = Browser::new(server.target());
+    assert_eq!(b.login("/admin", "root", PASSWORD).status, 303);
+    let page = b.get("/admin/policy?level=user:bob@example.com");
+    assert_eq!(page.status, 200);
+    assert!(body(&page).contains("inherited from the default level"));
+    let token = csrf(&page);
+    let policy = |b: &mut Browser, pairs: &[(&str, &str)]| {
+        let mut f = Form::from_pairs([("csrf", token.as_str()), ("level", "user:bob@example.com")]);
+        for (k, v) in pairs {
+            f.push(k, v);
+        }
+        b.post("/admin/policy", &f)
+    };
+    let show = || {
+        let (ok, out, err) =
+            server.cli(&["policy", "show", "--level", "user:bob@example.com"], None);
+        assert!(ok, "{err}");
+        out
+    };
+    // Saving the form as shown changes nothing: the level still inherits.
+    let r = policy(
+        &mut b,
+        &[
+            ("op", "set"),
+            ("password_required", "false"),
+            ("min_password_length", ""),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert!(body(&b.get("/admin/policy?level=user:bob@example.com")).contains("Nothing changed"));
+    assert!(show().starts_with("level user:bob@example.com: inherited from default"));
+    // A bad value is refused with the CLI's message, and nothing is written.
+    policy(&mut b, &[("op", "set"), ("min_password_length", "99")]);
+    let page = body(&b.get("/admin/policy?level=user:bob@example.com"));
+    assert!(page.contains("not a number from 1 to 16"), "{page}");
+    assert!(show().contains("inherited from default"));
+    // A real change customises the level; Inherit drops it again.
+    policy(&mut b, &[("op", "set"), ("allow_camera", "false")]);
+    let shown = show();
+    assert!(
+        shown.starts_with("level user:bob@example.com: customised"),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w == ["allow_camera", "false"])
+    );
+    let page = body(&b.get("/admin/policy?level=user:bob@example.com"));
+    assert!(page.contains("specific to this level"));
+    policy(&mut b, &[("op", "inherit")]);
+    assert!(body(&b.get("/admin/policy?level=user:bob@example.com")).contains("now inherits"));
+    assert!(show().contains("inherited from default"));
+}

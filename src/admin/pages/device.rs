@@ -13,6 +13,9 @@ use crate::http::Body;
 use hyper::Response;
 use std::fmt::Write;
 
+/// How much of a device's trace the log page shows.
+const LOG_SHOWN_BYTES: usize = 256 * 1024;
+
 fn load(ctx: &Ctx, key: &DeviceKey) -> Result<Device, Box<Response<Body>>> {
     match registry::get(ctx.app.devices.db(), key) {
         Ok(Some(d)) => Ok(d),
@@ -196,10 +199,24 @@ pub fn log(ctx: &Ctx, key: &DeviceKey) -> Response<Body> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => format!("(cannot read the log: {e})"),
     };
+    // The trace keeps up to about a megabyte; a page shows its most recent part.
+    let mut start = text.len().saturating_sub(LOG_SHOWN_BYTES);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let cut = if start > 0 {
+        format!(
+            "<p class=\"help\">The last {} KiB of the trace; <code>easd device log</code> prints all of it.</p>",
+            LOG_SHOWN_BYTES / 1024
+        )
+    } else {
+        String::new()
+    };
+    let text = text.get(start..).unwrap_or("");
     let shown = if text.is_empty() {
         "<p class=\"muted\">No EAS request logged for this device yet.</p>".to_string()
     } else {
-        format!("<pre class=\"log\" tabindex=\"0\">{}</pre>", esc(&text))
+        format!("{cut}<pre class=\"log\" tabindex=\"0\">{}</pre>", esc(text))
     };
     let body = format!(
         "<p><a href=\"{}\">← Device {}</a></p><section>{shown}</section>",

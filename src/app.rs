@@ -49,6 +49,8 @@ pub enum AppError {
     SyncState(SyncStateError),
     Devices(crate::device::DeviceError),
     Outbound(QueueError),
+    /// The web console's keys need system randomness.
+    Console,
 }
 
 impl fmt::Display for AppError {
@@ -64,6 +66,7 @@ impl fmt::Display for AppError {
             AppError::SyncState(e) => write!(f, "sync state: {e}"),
             AppError::Devices(e) => write!(f, "device registry: {e}"),
             AppError::Outbound(e) => write!(f, "outbound queue: {e}"),
+            AppError::Console => f.write_str("web console: no system randomness for its keys"),
         }
     }
 }
@@ -110,6 +113,8 @@ pub struct App {
     device_locks: DeviceLocks,
     /// Device registry, policies, ABQ rules, Out-of-Office over `db`.
     pub devices: Devices,
+    /// Sessions and CSRF key of the web console and user pages.
+    pub console: crate::admin::Console,
 }
 
 impl App {
@@ -137,6 +142,7 @@ impl App {
         )
         .map_err(AppError::Outbound)?;
         let throttle = Throttle::new(config.limits.throttle());
+        let console = crate::admin::Console::new(&config).map_err(|_| AppError::Console)?;
         Ok(App {
             config,
             auth: Authenticator::new(),
@@ -151,6 +157,7 @@ impl App {
             stores: Mutex::new(HashMap::new()),
             device_locks: DeviceLocks::default(),
             devices,
+            console,
         })
     }
 

@@ -283,6 +283,12 @@ impl Authenticator {
         Ok(email.to_string())
     }
 
+    /// Checks `password` against one PHC string (the console's admin accounts). Blocking, like
+    /// `verify`; not cached, since admin logins are rare.
+    pub fn verify_phc(&self, phc: &str, password: &str) -> bool {
+        parse_phc(phc).is_ok_and(|parsed| self.check(&parsed, password))
+    }
+
     fn check(&self, phc: &Phc, password: &str) -> bool {
         let argon = Argon2::new(phc.algorithm, phc.version, phc.params.clone());
         let mut out = vec![0u8; phc.hash.len()];

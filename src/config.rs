@@ -241,12 +241,47 @@ pub struct DemoConfig {
     pub seed: bool,
 }
 
-/// Who hears about device events (wipes, refused policies).
-#[derive(Debug, Deserialize, Default)]
+/// Who hears about device events (wipes, refused policies), and the web console (/admin) and
+/// user pages (/account).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// The administrator's address; notices land in its INBOX when it is a configured user.
     pub email: Option<Spanned<String>>,
+    /// Serve /admin and /account on plain-HTTP listeners bound to non-loopback addresses too
+    /// (behind a TLS-terminating reverse proxy). Off: only loopback and TLS listeners serve them.
+    #[serde(default)]
+    pub allow_plain_http: bool,
+    /// A web session ends after this many seconds without a request.
+    #[serde(default = "default_session_idle")]
+    pub session_idle_secs: Spanned<u32>,
+    /// Accounts that may log in to /admin.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<AdminAccount>,
+}
+
+fn default_session_idle() -> Spanned<u32> {
+    Spanned::new(0..0, 900)
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            email: None,
+            allow_plain_http: false,
+            session_idle_secs: default_session_idle(),
+            accounts: Vec::new(),
+        }
+    }
+}
+
+/// One `[[admin.account]]`: a console login, separate from the mail users.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminAccount {
+    pub name: Spanned<String>,
+    /// An argon2id PHC string, as printed by `easd hash-password`.
+    pub password_hash: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -412,6 +447,7 @@ impl Config {
                 ),
             ));
         }
+        self.validate_admin(&invalid)?;
         let mut seen = std::collections::HashSet::new();
         for user in &self.users {
             let email = user.email.get_ref();
@@ -442,6 +478,49 @@ impl Config {
                 return Err(invalid(
                     "user.password_hash",
                     Some(user.password_hash.span()),
+                    e.to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_admin(
+        &self,
+        invalid: &impl Fn(&'static str, Option<Range<usize>>, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let idle = &self.admin.session_idle_secs;
+        if *idle.get_ref() == 0 {
+            return Err(invalid(
+                "admin.session_idle_secs",
+                Some(idle.span()),
+                "must be at least 1".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for account in &self.admin.accounts {
+            let name = account.name.get_ref();
+            if name.is_empty()
+                || name.len() > 64
+                || name.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(invalid(
+                    "admin.account.name",
+                    Some(account.name.span()),
+                    format!("{name:?} is not a login name (1 to 64 characters, no spaces)"),
+                ));
+            }
+            if !seen.insert(name.clone()) {
+                return Err(invalid(
+                    "admin.account.name",
+                    Some(account.name.span()),
+                    format!("{name} is configured twice"),
+                ));
+            }
+            if let Err(e) = crate::auth::check_phc(account.password_hash.get_ref()) {
+                return Err(invalid(
+                    "admin.account.password_hash",
+                    Some(account.password_hash.span()),
                     e.to_string(),
                 ));
             }
@@ -545,6 +624,31 @@ mod tests {
         let c = Config::load(path).unwrap();
         assert!(c.demo.seed);
         assert!(c.user("demo@example.com").is_some());
+    }
+
+    #[test]
+    fn admin_accounts_are_checked() {
+        let with = |t: &str| parse(&format!("{}\n[admin]\n{t}", base()));
+        let c = with(&format!(
+            "session_idle_secs = 60\n[[admin.account]]\nname = \"root\"\npassword_hash = \"{HASH}\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.admin.accounts[0].name.get_ref(), "root");
+        assert!(!c.admin.allow_plain_http);
+        let e = with("session_idle_secs = 0\n").unwrap_err().to_string();
+        assert!(e.contains("admin.session_idle_secs"), "{e}");
+        let e = with("[[admin.account]]\nname = \"a b\"\npassword_hash = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("admin.account.name"), "{e}");
+        let e = with("[[admin.account]]\nname = \"root\"\npassword_hash = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("admin.account.password_hash"), "{e}");
+        assert_eq!(
+            parse(&base()).unwrap().admin.session_idle_secs.get_ref(),
+            &900
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (Maildir++ mail, vdir contacts/calendars/tasks/notes). See docs/architecture.md.
 
 pub mod acme;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod autodiscover;

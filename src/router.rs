@@ -18,6 +18,12 @@ pub async fn route(app: Arc<App>, req: Request<Incoming>, peer: Peer) -> Respons
         {
             crate::autodiscover::handle_json(&app, &req)
         }
+        p if p == "/admin" || p.starts_with("/admin/") => {
+            crate::admin::handle(app, req, peer, crate::admin::Area::Admin).await
+        }
+        p if p == "/account" || p.starts_with("/account/") => {
+            crate::admin::handle(app, req, peer, crate::admin::Area::Account).await
+        }
         "/debug/stats" if peer.addr.ip().is_loopback() && !peer.tls => {
             http::with_body(200, "application/json", app.stats.to_json())
         }

@@ -1,5 +1,6 @@
 //! `easd abq ...`: the ABQ rules. `list`; `global --action A`; `add --on os|model|type|domain|user
-//! --value V --action allow|block|quarantine [--description D]`; `rm|enable|disable ID`.
+//! --value V --action allow|block|quarantine [--description D] [--disabled]`; `edit ID [--on O] [--value V]
+//! [--action A] [--description D]`; `rm|enable|disable ID`.
 
 use super::admin::{failed, positional};
 use super::{Args, CliError};
@@ -68,7 +69,33 @@ pub fn execute(devices: &Devices, args: &Args) -> Result<String, CliError> {
                 args.value("description").unwrap_or(""),
             )
             .map_err(failed)?;
+            if args.switch("disabled") {
+                abq::set_enabled(db, rule.id, false).map_err(failed)?;
+                return Ok(format!("added {rule}, disabled\n"));
+            }
             Ok(format!("added {rule}\n"))
+        }
+        "edit" => {
+            let id = rule_id(args)?;
+            let mut rule = abq::rules(db)
+                .map_err(failed)?
+                .into_iter()
+                .find(|r| r.id == id)
+                .ok_or_else(|| failed(crate::device::DeviceError::UnknownRule(id)))?;
+            if let Some(on) = args.value("on") {
+                rule.on = on.parse().map_err(failed)?;
+            }
+            if let Some(value) = args.value("value") {
+                rule.value = value.to_string();
+            }
+            if args.value("action").is_some() {
+                rule.action = action(args)?;
+            }
+            if let Some(d) = args.value("description") {
+                rule.description = d.to_string();
+            }
+            let rule = abq::update(db, &rule).map_err(failed)?;
+            Ok(format!("changed {rule}\n"))
         }
         "rm" => {
             let id = rule_id(args)?;

@@ -9,6 +9,10 @@ mod notify;
 mod policy;
 mod serve;
 
+/// Runs one `easd device|abq|policy` command on open device state: the web console's actions
+/// go through it too.
+pub use admin::execute as execute_admin;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
@@ -42,7 +46,8 @@ stopped; ID is a DeviceId, or USER/ID when several users have it):
   easd abq list --config F
   easd abq global --config F --action allow|block|quarantine
   easd abq add --config F --on os|model|type|domain|user --value V
-                --action allow|block|quarantine [--description D]
+                --action allow|block|quarantine [--description D] [--disabled]
+  easd abq edit --config F RULE [--on O] [--value V] [--action A] [--description D]
   easd abq rm|enable|disable --config F RULE
   easd policy show|inherit --config F --level global|domain:D|user:U|device:ID
   easd policy set --config F --level LEVEL key=value ...

@@ -235,6 +235,25 @@ pub fn set_global(db: &redb::Database, access: Access) -> Result<(), DeviceError
     tables::write(db, ABQ_GLOBAL, "global", Some(&access))
 }
 
+/// Checks a rule's value for its kind; user and domain values are stored lower-cased.
+fn checked_value(on: RuleOn, value: &str) -> Result<String, DeviceError> {
+    let bad = |m: &str| DeviceError::BadValue {
+        key: "value".into(),
+        message: m.to_string(),
+    };
+    match on {
+        RuleOn::User if !crate::config::valid_email(value) => {
+            Err(bad("a user rule needs an address"))
+        }
+        RuleOn::Domain if value.is_empty() || value.contains(['@', '/', ' ']) => {
+            Err(bad("a domain rule needs a domain name"))
+        }
+        RuleOn::User | RuleOn::Domain => Ok(value.to_ascii_lowercase()),
+        _ if value.is_empty() => Err(bad("a server rule needs a value")),
+        _ => Ok(value.to_string()),
+    }
+}
+
 /// Adds a rule and returns its id. User and domain values are checked as such.
 pub fn add(
     db: &redb::Database,
@@ -243,21 +262,7 @@ pub fn add(
     action: Access,
     description: &str,
 ) -> Result<Rule, DeviceError> {
-    let bad = |m: &str| DeviceError::BadValue {
-        key: "value".into(),
-        message: m.to_string(),
-    };
-    let value = match on {
-        RuleOn::User if !crate::config::valid_email(value) => {
-            return Err(bad("a user rule needs an address"));
-        }
-        RuleOn::Domain if value.is_empty() || value.contains(['@', '/', ' ']) => {
-            return Err(bad("a domain rule needs a domain name"));
-        }
-        RuleOn::User | RuleOn::Domain => value.to_ascii_lowercase(),
-        _ if value.is_empty() => return Err(bad("a server rule needs a value")),
-        _ => value.to_string(),
-    };
+    let value = checked_value(on, value)?;
     let txn = db.begin_write()?;
     let rule = {
         let mut t = txn.open_table(ABQ_RULES)?;
@@ -273,6 +278,25 @@ pub fn add(
         t.insert(id, tables::encode(&rule).as_slice())?;
         rule
     };
+    txn.commit()?;
+    Ok(rule)
+}
+
+/// Replaces an existing rule (kept under its id, so its place in tie-breaks stays); the value is
+/// checked as `add` checks it.
+pub fn update(db: &redb::Database, rule: &Rule) -> Result<Rule, DeviceError> {
+    let rule = Rule {
+        value: checked_value(rule.on, &rule.value)?,
+        ..rule.clone()
+    };
+    let txn = db.begin_write()?;
+    {
+        let mut t = txn.open_table(ABQ_RULES)?;
+        if t.get(rule.id)?.is_none() {
+            return Err(DeviceError::UnknownRule(rule.id));
+        }
+        t.insert(rule.id, tables::encode(&rule).as_slice())?;
+    }
     txn.commit()?;
     Ok(rule)
 }
@@ -383,6 +407,20 @@ mod tests {
         remove(&db, 1).unwrap();
         assert!(matches!(remove(&db, 1), Err(DeviceError::UnknownRule(1))));
         assert_eq!(rules(&db).unwrap().len(), 1);
+        let mut edited = rules(&db).unwrap()[0].clone();
+        edited.on = RuleOn::Domain;
+        edited.value = "Other.ORG".into();
+        edited.action = Access::Block;
+        assert_eq!(update(&db, &edited).unwrap().value, "other.org");
+        assert_eq!(rules(&db).unwrap()[0].action, Access::Block);
+        edited.value = "a@b".into();
+        assert!(update(&db, &edited).is_err());
+        edited.id = 99;
+        edited.value = "x.org".into();
+        assert!(matches!(
+            update(&db, &edited),
+            Err(DeviceError::UnknownRule(99))
+        ));
         set_global(&db, Access::Quarantine).unwrap();
         assert_eq!(global(&db).unwrap(), Access::Quarantine);
     }

@@ -109,6 +109,16 @@ pub(crate) async fn authenticate(
         .get(header::AUTHORIZATION)
         .ok_or(AuthError::Missing)?;
     let creds = Credentials::from_header(value.as_bytes())?;
+    authenticate_credentials(app, creds, peer).await
+}
+
+/// The same check for credentials from elsewhere (the /account login form), so both count
+/// against the same throttle.
+pub(crate) async fn authenticate_credentials(
+    app: &Arc<App>,
+    creds: Credentials,
+    peer: Peer,
+) -> Result<String, AuthError> {
     if let Some(email) = app.auth.cached(&app.config, &creds) {
         return Ok(email);
     }

@@ -31,6 +31,8 @@ pub type Body = Full<Bytes>;
 pub struct Peer {
     pub addr: SocketAddr,
     pub tls: bool,
+    /// The address the listener is bound to (0.0.0.0:8080, 127.0.0.1:8080, ...).
+    pub listener: SocketAddr,
 }
 
 /// Binds every configured listener and starts accepting; returns the bound addresses (port 0 in the
@@ -50,7 +52,7 @@ pub async fn start(
         let local = listener.local_addr()?;
         bound.push((local, is_tls));
         let tls = if is_tls { tls.clone() } else { None };
-        ex.spawn(accept_loop(listener, app.clone(), ex.clone(), tls))
+        ex.spawn(accept_loop(listener, local, app.clone(), ex.clone(), tls))
             .detach();
     }
     Ok(bound)
@@ -58,6 +60,7 @@ pub async fn start(
 
 async fn accept_loop(
     listener: TcpListener,
+    bound: SocketAddr,
     app: Arc<App>,
     ex: Arc<Executor<'static>>,
     tls: Option<Arc<tls::Tls>>,
@@ -65,6 +68,7 @@ async fn accept_loop(
     // Whether the last connection was refused for capacity: a flood is logged when it begins, not
     // once per refused connection.
     let mut refusing = false;
+
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(s) => s,
@@ -101,6 +105,7 @@ async fn accept_loop(
             let peer = Peer {
                 addr,
                 tls: tls.is_some(),
+                listener: bound,
             };
             match tls {
                 None => serve_conn(app, stream, peer).await,

@@ -7,7 +7,7 @@
 //! `<secret>` is present exactly when `push.udp_secret` is set. `<folder>` names what changed: `INBOX`, a mail
 //! folder by its IMAP name (`Sent`, `Archive/2024`, or the Maildir++ form `.Archive.2024`), a PIM collection
 //! as `dav:<collection>` (e.g. `dav:calendar`), or `*` / nothing for "anything of this user". Folder names with
-//! spaces are percent-encoded (`Old%20Mail`).
+//! spaces are written `Old+Mail` (`Old%20Mail` is read too).
 
 use std::fmt;
 
@@ -54,6 +54,9 @@ impl std::error::Error for DatagramError {}
 
 impl Notification {
     pub fn parse(data: &[u8], secret: Option<&str>) -> Result<Notification, DatagramError> {
+        // The limit is on the line itself: `format` ends a full-length line with a newline.
+        let data = data.strip_suffix(b"\n").unwrap_or(data);
+        let data = data.strip_suffix(b"\r").unwrap_or(data);
         if data.len() > MAX_LEN {
             return Err(DatagramError::TooLong);
         }
@@ -100,15 +103,13 @@ impl Notification {
             Scope::Folder(f) if f == "*" => "%2A".to_string(),
             Scope::Folder(f) => f
                 .chars()
+                // Never longer than the text it was parsed from: a space came from "+" or
+                // "%20" and the other escaped characters from their own "%XX"; anything
+                // else, non-ASCII whitespace included, was accepted raw.
                 .map(|c| match c {
+                    ' ' => "+".to_string(),
                     '%' | '+' => format!("%{:02X}", c as u32),
-                    c if c.is_whitespace() => {
-                        let mut utf8 = [0u8; 4];
-                        c.encode_utf8(&mut utf8)
-                            .bytes()
-                            .map(|b| format!("%{b:02X}"))
-                            .collect()
-                    }
+                    c if c.is_ascii_whitespace() => format!("%{:02X}", c as u32),
                     c => c.to_string(),
                 })
                 .collect(),
@@ -164,6 +165,27 @@ mod tests {
         assert_eq!(
             Notification::parse(b"alice@example.com Old%0DMail", None),
             Err(DatagramError::BadFolder)
+        );
+    }
+
+    #[test]
+    fn a_full_length_datagram_formats_to_one_that_parses() {
+        // Found by fuzz/push_datagram: a 512-byte datagram parsed, and its formatted form, one
+        // newline longer, was refused as too long. Spaces written as "%20" made it worse.
+        let mut full = b"%@%\n".to_vec();
+        full.extend(std::iter::repeat_n(b'+', MAX_LEN - full.len()));
+        let n = Notification::parse(&full, None).unwrap();
+        assert_eq!(Notification::parse(n.format(None).as_bytes(), None), Ok(n));
+        let mut wide = b"a@b ".to_vec();
+        wide.extend("\u{3000}x".repeat(127).bytes());
+        let n = Notification::parse(&wide, None).unwrap();
+        assert_eq!(n.format(None).len(), wide.len() + 1);
+        assert_eq!(Notification::parse(n.format(None).as_bytes(), None), Ok(n));
+        let mut over = full.clone();
+        over.push(b'+');
+        assert_eq!(
+            Notification::parse(&over, None),
+            Err(DatagramError::TooLong)
         );
     }
 

@@ -22,6 +22,8 @@ pub struct Config {
     #[serde(default)]
     pub mail: MailConfig,
     #[serde(default)]
+    pub dav: DavConfig,
+    #[serde(default)]
     pub state: StateConfig,
     #[serde(default)]
     pub log: LogConfig,
@@ -200,6 +202,28 @@ impl Default for MailConfig {
     fn default() -> Self {
         MailConfig {
             maildir: default_maildir(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DavConfig {
+    /// Where a user's vdir collections are: `{data_dir}`, `{email}` (or `{user}`, Radicale's
+    /// login), `{domain}`, `{local}` are replaced. A Radicale tree is
+    /// `<filesystem_folder>/collection-root/{user}`.
+    #[serde(default = "default_dav_root")]
+    pub root: String,
+}
+
+fn default_dav_root() -> String {
+    "{data_dir}/dav/{email}".to_string()
+}
+
+impl Default for DavConfig {
+    fn default() -> Self {
+        DavConfig {
+            root: default_dav_root(),
         }
     }
 }
@@ -385,6 +409,16 @@ impl Config {
                 "mail.maildir",
                 None,
                 "the template must contain {email}, or both {local} and {domain}".into(),
+            ));
+        }
+        let d = &self.dav.root;
+        let names_user = ["{email}", "{user}"].iter().any(|p| d.contains(p))
+            || (d.contains("{local}") && d.contains("{domain}"));
+        if !names_user {
+            return Err(invalid(
+                "dav.root",
+                None,
+                "the template must contain {email} or {user}, or both {local} and {domain}".into(),
             ));
         }
         if let Some(level) = &self.log.level

@@ -7,7 +7,7 @@ mod address;
 mod app_data;
 mod attachments;
 mod body;
-mod compose;
+pub mod compose;
 mod conversation;
 mod draft;
 mod html;

@@ -5,6 +5,7 @@
 mod backend;
 mod hierarchy;
 pub mod mail;
+pub mod scheduling;
 
 pub use backend::{BackendError, Created, ItemBackend};
 

@@ -6,14 +6,11 @@
 use super::calendar::event_to_eas;
 use super::component::Document;
 use super::eas_time;
-use super::ical_time::IcalTime;
 use super::pim::ConvertOptions;
 use super::recurrence::{self, Recurrence};
-use super::zones::Zones;
 use crate::ProtocolVersion;
 use crate::wbxml::{Element, tags};
 use base64::Engine;
-use jiff::tz::TimeZone;
 use mail_parser::{Message, MimeHeaders};
 
 use tags::calendar as cal;
@@ -163,20 +160,6 @@ fn meeting_message_type(inv: &Invitation) -> &'static str {
     if sequence > 0 { "2" } else { "1" }
 }
 
-/// The RECURRENCE-ID of an invitation about one occurrence of a series (every VEVENT in it
-/// overrides an occurrence), as an instant.
-fn recurrence_id(ics: &str) -> Option<jiff::Timestamp> {
-    let doc = Document::parse(ics).into_calendar();
-    let cal_comp = doc.components.iter().find(|c| c.is("VCALENDAR"))?;
-    let mut events = cal_comp.children.iter().filter(|c| c.is("VEVENT"));
-    let first = events.next()?;
-    if first.prop("RECURRENCE-ID").is_none() || events.any(|e| e.prop("RECURRENCE-ID").is_none()) {
-        return None;
-    }
-    let zones = Zones::from_calendar(cal_comp);
-    IcalTime::from_prop(first.prop("RECURRENCE-ID")?)?.to_timestamp(&zones, &TimeZone::UTC)
-}
-
 /// The email Recurrence (MS-ASEMAIL 2.2.2.60), in the Email schema's order.
 fn email_recurrence(r: &Recurrence, version: ProtocolVersion) -> Element {
     let mut e = Element::new(email::RECURRENCE)
@@ -232,7 +215,7 @@ pub fn meeting_request(inv: &Invitation, version: ProtocolVersion) -> Option<Ele
         email::DT_STAMP,
         time(cal::DT_STAMP).unwrap_or_else(|| eas_time::extended(jiff::Timestamp::now())),
     );
-    let rid = recurrence_id(&inv.ics);
+    let rid = super::imip_reply::only_occurrence(&inv.ics);
     mr = mr
         .with_opt_text(email::END_TIME, time(cal::END_TIME))
         .with_text(

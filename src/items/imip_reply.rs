@@ -174,6 +174,78 @@ fn set_partstat(ev: &mut Component, me: &Attendee, addresses: &[String], stat: P
     }
 }
 
+/// Sets the busy status Outlook's X-MICROSOFT-CDO-BUSYSTATUS shows: TENTATIVE while the user
+/// has not answered or answered tentatively, else what the organizer intended (or none, so
+/// TRANSP decides).
+fn set_busy(ev: &mut Component, tentative: bool) {
+    let intended = ev.text("X-MICROSOFT-CDO-INTENDEDSTATUS");
+    ev.props.retain(|p| !p.is("X-MICROSOFT-CDO-BUSYSTATUS"));
+    let status = if tentative {
+        Some("TENTATIVE".to_string())
+    } else {
+        intended
+    };
+    if let Some(s) = status {
+        ev.props
+            .push(Property::new("X-MICROSOFT-CDO-BUSYSTATUS", s.trim()));
+    }
+}
+
+/// The calendar object to store when an invitation arrives: the event as the organizer sent
+/// it, without METHOD, shown tentative until the user answers.
+pub fn tentative(ics: &str) -> Result<String, ItemError> {
+    let mut doc = Document::parse(ics).into_calendar();
+    let cal = calendar_of(&mut doc)?;
+    cal.props.retain(|p| !p.is("METHOD"));
+    let mut any = false;
+    for ev in cal.children.iter_mut().filter(|c| c.is("VEVENT")) {
+        set_busy(ev, true);
+        any = true;
+    }
+    if !any {
+        return Err(ItemError::NoComponent("VEVENT"));
+    }
+    Ok(doc.write())
+}
+
+/// The SEQUENCE of the first VEVENT (0 when absent).
+pub fn sequence(ics: &str) -> u32 {
+    let doc = Document::parse(ics).into_calendar();
+    doc.components
+        .iter()
+        .flat_map(|c| c.children.iter())
+        .find(|c| c.is("VEVENT"))
+        .and_then(|e| e.text("SEQUENCE"))
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The RECURRENCE-ID of an iTIP message about one occurrence only (every VEVENT in it has one).
+pub fn only_occurrence(ics: &str) -> Option<Timestamp> {
+    let doc = Document::parse(ics).into_calendar();
+    let cal = doc.components.iter().find(|c| c.is("VCALENDAR"))?;
+    let zones = Zones::from_calendar(cal);
+    let mut events = cal.children.iter().filter(|c| c.is("VEVENT"));
+    let first = events.next()?;
+    let at = recurrence_instant(first, &zones)?;
+    events
+        .all(|e| e.prop("RECURRENCE-ID").is_some())
+        .then_some(at)
+}
+
+/// The stored event after the organizer cancelled it: every VEVENT gets STATUS:CANCELLED.
+pub fn cancelled(ics: &str) -> Result<String, ItemError> {
+    let mut doc = Document::parse(ics).into_calendar();
+    let cal = calendar_of(&mut doc)?;
+    for ev in cal.children.iter_mut().filter(|c| c.is("VEVENT")) {
+        match ev.prop_mut("STATUS") {
+            Some(p) => p.set_value("CANCELLED"),
+            None => ev.props.push(Property::new("STATUS", "CANCELLED")),
+        }
+    }
+    Ok(doc.write())
+}
+
 /// The calendar object to store after answering: `ics` (the stored event, or the invitation
 /// for a first answer) with the user's PARTSTAT set on the series or on occurrence `instance`,
 /// and without the iTIP METHOD (a calendar collection holds no scheduling messages).
@@ -189,6 +261,7 @@ pub fn respond(
     cal.props.retain(|p| !p.is("METHOD"));
     let i = target_event(cal, instance)?;
     set_partstat(&mut cal.children[i], me, addresses, stat);
+    set_busy(&mut cal.children[i], stat == PartStat::Tentative);
     Ok(doc.write())
 }
 
@@ -375,6 +448,29 @@ END:VEVENT\r\nEND:VCALENDAR\r\n";
         assert!(out.contains("ATTENDEE;CN=Bob;PARTSTAT=ACCEPTED:mailto:bob@example.com"));
         assert!(out.contains("X-KEEP:yes"));
         assert_eq!(event_uid(&out).as_deref(), Some("u1@example.org"));
+    }
+
+    #[test]
+    fn arriving_invitation_is_tentative_until_answered() {
+        let (me, addrs) = alice();
+        let stored = tentative(EVENT).unwrap();
+        assert!(!stored.contains("METHOD"));
+        assert!(stored.contains("X-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE"));
+        let app = crate::items::calendar::event_to_eas(
+            &stored,
+            &crate::items::pim::ConvertOptions::new(crate::ProtocolVersion::V14_1),
+        )
+        .unwrap();
+        assert_eq!(
+            app.child_text(crate::wbxml::tags::calendar::BUSY_STATUS),
+            Some("1")
+        );
+        let accepted = respond(&stored, &me, &addrs, PartStat::Accepted, None).unwrap();
+        assert!(!accepted.contains("X-MICROSOFT-CDO-BUSYSTATUS"));
+        assert_eq!(sequence(&accepted), 3);
+        let gone = cancelled(&accepted).unwrap();
+        assert!(gone.contains("STATUS:CANCELLED"));
+        assert_eq!(only_occurrence(EVENT), None);
     }
 
     #[test]

@@ -215,6 +215,20 @@ pub struct DavConfig {
     /// `<filesystem_folder>/collection-root/{user}`.
     #[serde(default = "default_dav_root")]
     pub root: String,
+    /// The IANA zone of floating times and all-day events in the files (what Radicale's
+    /// clients mean by "local"); the box's own zone when unset.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+impl DavConfig {
+    /// The zone of floating times; UTC when neither the setting nor the system names one.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        match &self.time_zone {
+            Some(name) => jiff::tz::db().get(name).unwrap_or(jiff::tz::TimeZone::UTC),
+            None => jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC),
+        }
+    }
 }
 
 fn default_dav_root() -> String {
@@ -225,6 +239,7 @@ impl Default for DavConfig {
     fn default() -> Self {
         DavConfig {
             root: default_dav_root(),
+            time_zone: None,
         }
     }
 }
@@ -420,6 +435,15 @@ impl Config {
                 "dav.root",
                 None,
                 "the template must contain {email} or {user}, or both {local} and {domain}".into(),
+            ));
+        }
+        if let Some(zone) = &self.dav.time_zone
+            && jiff::tz::db().get(zone).is_err()
+        {
+            return Err(invalid(
+                "dav.time_zone",
+                None,
+                format!("{zone:?} is not an IANA time zone name"),
             ));
         }
         if let Some(level) = &self.log.level

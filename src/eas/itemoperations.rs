@@ -427,7 +427,7 @@ fn fetch(
             let Some(folder) = folder else {
                 return Ok((ItemOpsStatus::NotFound, None));
             };
-            let backend = account.backend();
+            let backend = account.items(version);
             backend.refresh(folder).map_err(|e| e.to_string())?;
             let item = match server_id.numbers() {
                 Some((c, u)) if c == folder.id => account

@@ -4,9 +4,9 @@
 //! whether attachments reach it at all.
 
 use crate::app::App;
-use crate::collections::Folder;
+use crate::collections::{Folder, ItemClass};
 use crate::device::DeviceError;
-use crate::device::options::{self, DeviceOptions, MailFolders};
+use crate::device::options::{self, DeviceOptions, GroupwareFolders, MailFolders};
 use crate::items::email::{EmailOptions, MimeSupport};
 use crate::items::{BodyPreference, BodyType};
 use crate::wbxml::tags::{airsyncbase, email};
@@ -32,13 +32,24 @@ impl DeviceLimits {
 
     /// The folders the device may see, in the given order.
     pub fn visible(&self, folders: Vec<Folder>) -> Vec<Folder> {
-        match self.0.mail_folders {
-            MailFolders::All => folders,
-            MailFolders::DefaultOnly => folders
-                .into_iter()
-                .filter(|f| f.kind.is_special())
-                .collect(),
-        }
+        let mail_all = self.0.mail_folders == MailFolders::All;
+        let groupware_all = self.0.groupware != GroupwareFolders::DefaultOnly;
+        folders
+            .into_iter()
+            .filter(|f| {
+                let all = match f.kind.class() {
+                    ItemClass::Email => mail_all,
+                    _ => groupware_all,
+                };
+                all || f.kind.is_special()
+            })
+            .collect()
+    }
+
+    /// The calendar age cap in days (0 = none) from the device's options and the policy's
+    /// MaxCalendarAgeFilter.
+    pub fn calendar_days(&self) -> u32 {
+        self.0.calendar_days.unwrap_or(0)
     }
 
     /// The age cap in days (0 = none) from the server's `max_mail_age_days` and the device's

@@ -159,7 +159,7 @@ fn run_collection(
         )));
     };
     let states = &ctx.app.sync_states;
-    let backend = ctx.account.backend();
+    let backend = ctx.account.items(ctx.version);
     let stored = states.collection(ctx.dev, folder.id)?;
     let invalid_key = || {
         let mut r = CollectionResponse::status(id.clone(), SyncStatus::InvalidSyncKey);
@@ -188,7 +188,13 @@ fn run_collection(
     };
     let filter = options.filter_type.unwrap_or(0);
     let max_days = ctx.limits.max_days(ctx.app.config.limits.max_mail_age_days);
-    let min_time = options::min_time(filter, max_days, ctx.now);
+    let min_time = options::class_min_time(
+        folder.kind.class(),
+        filter,
+        max_days,
+        ctx.limits.calendar_days(),
+        ctx.now,
+    );
     let class =
         (ctx.version < ProtocolVersion::V12_1).then(|| folder.kind.class().name().to_string());
 

@@ -4,15 +4,37 @@ use crate::eas::fields::{self, ParseError};
 use crate::eas::ids::{ClientId, CollectionId, ServerId, SyncKey};
 use crate::eas::options::ItemOptions;
 use crate::wbxml::Element;
-use crate::wbxml::tags::airsync;
+use crate::wbxml::tags::{airsync, airsyncbase};
 
 /// A client change in a collection's Commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientCommand {
-    Add { client_id: ClientId, data: Element },
-    Change { server_id: ServerId, data: Element },
-    Delete { server_id: ServerId },
-    Fetch { server_id: ServerId },
+    Add {
+        client_id: ClientId,
+        data: Element,
+    },
+    Change {
+        server_id: ServerId,
+        data: Element,
+    },
+    Delete {
+        server_id: ServerId,
+    },
+    Fetch {
+        server_id: ServerId,
+    },
+    /// 16.x: a Change of one occurrence of a recurring series, named by its original start
+    /// (AirSyncBase InstanceId, compact UTC).
+    ChangeInstance {
+        server_id: ServerId,
+        instance_id: String,
+        data: Element,
+    },
+    /// 16.x: the Delete of one occurrence.
+    DeleteInstance {
+        server_id: ServerId,
+        instance_id: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,7 +89,23 @@ impl CollectionRequest {
                         .cloned()
                         .ok_or(ParseError::Missing(airsync::APPLICATION_DATA))
                 };
+                let instance = c
+                    .child_text(airsyncbase::INSTANCE_ID)
+                    .map(|s| s.trim().to_string());
                 commands.push(match c.tag {
+                    t if t == airsync::CHANGE && instance.is_some() => {
+                        ClientCommand::ChangeInstance {
+                            server_id: fields::id(c, airsync::SERVER_ID, ServerId::parse)?,
+                            instance_id: instance.unwrap_or_default(),
+                            data: data()?,
+                        }
+                    }
+                    t if t == airsync::DELETE && instance.is_some() => {
+                        ClientCommand::DeleteInstance {
+                            server_id: fields::id(c, airsync::SERVER_ID, ServerId::parse)?,
+                            instance_id: instance.unwrap_or_default(),
+                        }
+                    }
                     t if t == airsync::ADD => ClientCommand::Add {
                         client_id: fields::id(c, airsync::CLIENT_ID, ClientId::parse)?,
                         data: data()?,
@@ -142,6 +180,20 @@ impl CollectionRequest {
                         .with_text(airsync::SERVER_ID, server_id.as_str()),
                     ClientCommand::Fetch { server_id } => Element::new(airsync::FETCH)
                         .with_text(airsync::SERVER_ID, server_id.as_str()),
+                    ClientCommand::ChangeInstance {
+                        server_id,
+                        instance_id,
+                        data,
+                    } => Element::new(airsync::CHANGE)
+                        .with_text(airsync::SERVER_ID, server_id.as_str())
+                        .with_text(airsyncbase::INSTANCE_ID, instance_id.as_str())
+                        .with(data.clone()),
+                    ClientCommand::DeleteInstance {
+                        server_id,
+                        instance_id,
+                    } => Element::new(airsync::DELETE)
+                        .with_text(airsync::SERVER_ID, server_id.as_str())
+                        .with_text(airsyncbase::INSTANCE_ID, instance_id.as_str()),
                 });
             }
             el.push(cmds);
@@ -236,6 +288,15 @@ mod tests {
             },
             ClientCommand::Fetch {
                 server_id: ServerId::item(3, 4),
+            },
+            ClientCommand::ChangeInstance {
+                server_id: ServerId::item(3, 5),
+                instance_id: "20260301T100000Z".into(),
+                data: Element::new(airsync::APPLICATION_DATA),
+            },
+            ClientCommand::DeleteInstance {
+                server_id: ServerId::item(3, 5),
+                instance_id: "20260308T100000Z".into(),
             },
             ClientCommand::Add {
                 client_id: ClientId::parse("c1").unwrap(),

@@ -1,0 +1,101 @@
+//! One [`ItemBackend`] for every folder of an account: mail folders go to the Maildir backend,
+//! vdir collections to the PIM backend, so the Sync engine and Ping need not care which.
+
+use super::backend::{BackendError, Created, ItemBackend};
+use super::mail::MailBackend;
+use super::pim::PimBackend;
+use super::{Account, Folder, Source};
+use crate::ProtocolVersion;
+use crate::items::email::EmailOptions;
+use crate::state::index::Item;
+use crate::wbxml::Element;
+
+pub struct Backends<'a> {
+    mail: MailBackend<'a>,
+    pim: Option<PimBackend<'a>>,
+}
+
+impl<'a> Backends<'a> {
+    pub fn new(account: &'a Account<'a>, version: ProtocolVersion) -> Backends<'a> {
+        Backends {
+            mail: MailBackend::new(account),
+            pim: account
+                .pim
+                .clone()
+                .map(|store| PimBackend::new(account, store, version)),
+        }
+    }
+
+    fn pick(&self, folder: &Folder) -> Result<&dyn ItemBackend, BackendError> {
+        match (&folder.source, &self.pim) {
+            (Source::Mail(_), _) => Ok(&self.mail),
+            (Source::Dav(..), Some(pim)) => Ok(pim),
+            (Source::Dav(..), None) => Err(BackendError::NotFound),
+        }
+    }
+}
+
+impl ItemBackend for Backends<'_> {
+    fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
+        self.pick(folder)?.refresh(folder)
+    }
+
+    fn render(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        server_id: &str,
+        opts: &EmailOptions,
+    ) -> Result<Element, BackendError> {
+        self.pick(folder)?.render(folder, item, server_id, opts)
+    }
+
+    fn render_change(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        server_id: &str,
+        opts: &EmailOptions,
+    ) -> Result<Element, BackendError> {
+        self.pick(folder)?
+            .render_change(folder, item, server_id, opts)
+    }
+
+    fn change(&self, folder: &Folder, item: &Item, data: &Element) -> Result<u64, BackendError> {
+        self.pick(folder)?.change(folder, item, data)
+    }
+
+    fn delete(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        as_move: bool,
+    ) -> Result<Option<u32>, BackendError> {
+        self.pick(folder)?.delete(folder, item, as_move)
+    }
+
+    fn add(&self, folder: &Folder, data: &Element) -> Result<Created, BackendError> {
+        self.pick(folder)?.add(folder, data)
+    }
+
+    fn change_instance(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        instance_id: &str,
+        data: &Element,
+    ) -> Result<u64, BackendError> {
+        self.pick(folder)?
+            .change_instance(folder, item, instance_id, data)
+    }
+
+    fn delete_instance(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        instance_id: &str,
+    ) -> Result<u64, BackendError> {
+        self.pick(folder)?
+            .delete_instance(folder, item, instance_id)
+    }
+}

@@ -18,7 +18,7 @@ use easd::eas::meetingresponse::{
 };
 use easd::eas::sync::SyncResponse;
 use easd::wbxml::Element;
-use easd::wbxml::tags::{email, email2};
+use easd::wbxml::tags::{calendar as cal, email, email2};
 use mail_common::*;
 use quick_xml::events::Event;
 use std::io::{BufRead, BufReader};
@@ -328,6 +328,41 @@ fn invitation_syncs_with_meeting_request_and_accept_replies_into_the_organizers_
         trash
             .iter()
             .any(|m| m.contains("Subject: Quarterly planning"))
+    );
+
+    // The calendar syncs the event under the CalendarId, accepted; answering the calendar item
+    // itself (tentative, no mail) changes the same file.
+    let folders = run(phone.folder_sync(easd::eas::ids::SyncKey::Initial)).unwrap();
+    let calendar = folders
+        .changes
+        .iter()
+        .find_map(|c| match c {
+            easd::eas::foldersync::FolderChange::Add(e) if e.kind == 8 => Some(e.server_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let key = run(prime(&mut phone, &calendar));
+    let synced = run(phone.sync(&sync_req(&calendar, key, 50)))
+        .unwrap()
+        .unwrap();
+    let (event_id, event) = adds(&synced).pop().unwrap();
+    assert_eq!(event_id.as_str(), calendar_id);
+    assert_eq!(event.child_text(cal::RESPONSE_TYPE), Some("3"));
+    assert_eq!(event.child_text(cal::MEETING_STATUS), Some("3"));
+    let mut on_event = answer(&calendar, &event_id, UserResponse::Tentative, None);
+    on_event.requests[0].send_response = None;
+    let resp = meeting_response(&mut phone, &on_event);
+    assert_eq!(resp.results[0].status, MeetingStatus::Success);
+    assert_eq!(
+        resp.results[0].calendar_id.as_deref(),
+        Some(calendar_id.as_str())
+    );
+    let stored = events(&server, "alice@example.com");
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].contains("ATTENDEE;CN=Alice;PARTSTAT=TENTATIVE:mailto:alice@example.com"));
+    assert_eq!(
+        messages(&server.maildir("bob@example.com")).len(),
+        before + 1
     );
 
     // A plain message is not a meeting request: Status 2, nothing changes.

@@ -2,9 +2,9 @@
 //! the Inbox): find an event by its UID, store or remove it, and record the change in the
 //! change index at once so every device's next Sync (and a held Ping) sees it.
 
+use super::pim;
 use crate::app::App;
 use crate::eas::ids::ServerId;
-use crate::items::calendar::event_time_range;
 use crate::items::imip::{self, Method};
 use crate::items::imip_reply::{self, Attendee};
 use crate::items::pim::ItemError;
@@ -51,11 +51,6 @@ impl From<IndexError> for SchedulingError {
     }
 }
 
-/// The change-index name of a vdir collection (the PIM backends' naming).
-fn index_name(name: &CollectionName) -> String {
-    format!("dav:{name}")
-}
-
 /// The user as an attendee: their address and display name from the configuration.
 pub fn attendee(app: &App, user: &str) -> Attendee {
     let name = app
@@ -99,7 +94,7 @@ impl<'a> CalendarFolder<'a> {
         store: Arc<dyn PimStore>,
         name: CollectionName,
     ) -> Result<CalendarFolder<'a>, SchedulingError> {
-        let coll = app.index.collection(user, &index_name(&name))?;
+        let coll = app.index.collection(user, &pim::collection_name(&name))?;
         Ok(CalendarFolder {
             app,
             user,
@@ -144,7 +139,7 @@ impl<'a> CalendarFolder<'a> {
             Some(href) => self.store.replace(&self.name, href, text)?,
             None => self.store.create(&self.name, uid, text)?,
         };
-        let time = event_time_range(text).map_or(stored.mtime, |(_, end)| end.max(0) as u64);
+        let time = pim::item_time(PimKind::Calendar, text, stored.mtime).unwrap_or(stored.mtime);
         let noted = self.app.index.note_local_change(
             self.coll,
             LocalChange::Upsert {

@@ -12,12 +12,14 @@ use super::limits::DeviceLimits;
 use super::{Reply, Request};
 use crate::ProtocolVersion;
 use crate::app::App;
+use crate::collections::scheduling::SchedulingError;
 use crate::collections::scheduling::{self, CalendarFolder, Found};
-use crate::collections::{Account, BackendError, Folder, ItemBackend, ItemClass};
+use crate::collections::{Account, BackendError, Folder, ItemBackend, ItemClass, Source};
 use crate::items::eas_time;
 use crate::items::imip::{self, Method};
 use crate::items::imip_reply::{self, PartStat};
 use crate::state::index::{Item, Uid};
+use crate::store::vdir::{Href, PimError};
 use crate::wbxml::Element;
 use crate::wbxml::tags::{airsyncbase, meetingresponse as mr, search};
 use jiff::Timestamp;
@@ -209,11 +211,13 @@ enum Failure {
 }
 
 /// The invitation a Request names: where it is and what it says.
-struct Target<'f> {
+struct Target<'a, 'f> {
     folder: &'f Folder,
     item: Item,
-    /// The iCalendar the answer starts from: the stored event, else the invitation.
+    /// The invitation (a mail) or the event (a calendar item).
     ics: String,
+    /// For a calendar item: its calendar and file.
+    calendar: Option<(CalendarFolder<'a>, Href)>,
 }
 
 fn find_item(app: &App, folder: &Folder, id: &ServerId) -> Result<Option<Item>, Failure> {
@@ -231,12 +235,12 @@ fn invalid<T>(why: impl Into<String>) -> Result<T, Failure> {
 }
 
 /// The meeting request mail or event a Request names.
-fn target<'f>(
-    app: &App,
-    account: &Account<'_>,
+fn target<'a, 'f>(
+    app: &'a App,
+    account: &Account<'a>,
     folders: &'f [Folder],
     r: &ResponseRequest,
-) -> Result<Target<'f>, Failure> {
+) -> Result<Target<'a, 'f>, Failure> {
     if r.long_id.is_some() {
         return invalid(
             "LongId (a search result) is not supported; use CollectionId and RequestId",
@@ -274,9 +278,39 @@ fn target<'f>(
                     folder,
                     item,
                     ics: inv.ics,
+                    calendar: None,
                 }),
                 _ => invalid("the message is not a meeting request"),
             }
+        }
+        ItemClass::Calendar => {
+            let Source::Dav(name, _) = &folder.source else {
+                return invalid("the folder holds no meeting requests");
+            };
+            let Some(item) = find_item(app, folder, &rid)? else {
+                return invalid(format!("no item {}", rid.as_str()));
+            };
+            let store = app
+                .pim_store(account.user)
+                .map_err(|e| Failure::Mailbox(e.to_string()))?;
+            let calendar = CalendarFolder::open(app, account.user, store, name.clone())
+                .map_err(|e| Failure::Mailbox(e.to_string()))?;
+            let Ok(href) = Href::parse(&item.key) else {
+                return invalid(format!("no event {}", rid.as_str()));
+            };
+            let ics = match calendar.read(&href) {
+                Ok(text) => text,
+                Err(SchedulingError::Pim(PimError::ItemNotFound(_))) => {
+                    return invalid("the event is gone");
+                }
+                Err(e) => return Err(Failure::Mailbox(e.to_string())),
+            };
+            Ok(Target {
+                folder,
+                item,
+                ics,
+                calendar: Some((calendar, href)),
+            })
         }
         _ => invalid("the folder holds no meeting requests"),
     }
@@ -314,11 +348,23 @@ fn respond_one(
     let me = scheduling::attendee(app, user);
     let addresses = [user.to_string()];
     let stat = r.user_response.partstat();
-    let calendar =
-        CalendarFolder::default(app, user).map_err(|e| Failure::Mailbox(e.to_string()))?;
-    let stored = calendar
-        .find(&uid)
-        .map_err(|e| Failure::Mailbox(e.to_string()))?;
+    let (calendar, stored) = match target.calendar {
+        Some((calendar, href)) => {
+            let found = Found {
+                href,
+                text: target.ics.clone(),
+            };
+            (calendar, Some(found))
+        }
+        None => {
+            let calendar =
+                CalendarFolder::default(app, user).map_err(|e| Failure::Mailbox(e.to_string()))?;
+            let stored = calendar
+                .find(&uid)
+                .map_err(|e| Failure::Mailbox(e.to_string()))?;
+            (calendar, stored)
+        }
+    };
     let base = stored
         .as_ref()
         .map_or(target.ics.as_str(), |f| f.text.as_str());

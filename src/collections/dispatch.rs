@@ -2,9 +2,10 @@
 //! vdir collections to the PIM backend, so the Sync engine and Ping need not care which.
 
 use super::backend::{BackendError, Created, ItemBackend};
+use super::groupware_mail::GroupwareMail;
 use super::mail::MailBackend;
 use super::pim::PimBackend;
-use super::{Account, Folder, Source};
+use super::{Account, Folder, ItemClass, Source};
 use crate::ProtocolVersion;
 use crate::items::email::EmailOptions;
 use crate::state::index::Item;
@@ -13,6 +14,8 @@ use crate::wbxml::Element;
 pub struct Backends<'a> {
     mail: MailBackend<'a>,
     pim: Option<PimBackend<'a>>,
+    /// Tasks and notes shown as mail folders (GroupWare mail access).
+    groupware_mail: Option<GroupwareMail<'a>>,
 }
 
 impl<'a> Backends<'a> {
@@ -23,12 +26,21 @@ impl<'a> Backends<'a> {
                 .pim
                 .clone()
                 .map(|store| PimBackend::new(account, store, version)),
+            groupware_mail: account
+                .pim
+                .clone()
+                .map(|store| GroupwareMail::new(account, store, version)),
         }
     }
 
     fn pick(&self, folder: &Folder) -> Result<&dyn ItemBackend, BackendError> {
         match (&folder.source, &self.pim) {
             (Source::Mail(_), _) => Ok(&self.mail),
+            (Source::Dav(..), Some(_)) if folder.kind.class() == ItemClass::Email => self
+                .groupware_mail
+                .as_ref()
+                .map(|g| g as &dyn ItemBackend)
+                .ok_or(BackendError::NotFound),
             (Source::Dav(..), Some(pim)) => Ok(pim),
             (Source::Dav(..), None) => Err(BackendError::NotFound),
         }

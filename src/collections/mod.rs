@@ -4,6 +4,7 @@
 
 mod backend;
 mod dispatch;
+pub mod groupware_mail;
 mod hierarchy;
 pub mod mail;
 pub mod pim;

@@ -4,6 +4,7 @@
 //! whether attachments reach it at all.
 
 use crate::app::App;
+use crate::collections::groupware_mail::as_mail_folder;
 use crate::collections::{Folder, ItemClass};
 use crate::device::DeviceError;
 use crate::device::options::{self, DeviceOptions, GroupwareFolders, MailFolders};
@@ -30,10 +31,12 @@ impl DeviceLimits {
         self.0.quarantined
     }
 
-    /// The folders the device may see, in the given order.
+    /// The folders the device may see, in the given order; with GroupWare mail access
+    /// (`groupware=all-as-mail`) tasks and notes collections are mail folders.
     pub fn visible(&self, folders: Vec<Folder>) -> Vec<Folder> {
         let mail_all = self.0.mail_folders == MailFolders::All;
         let groupware_all = self.0.groupware != GroupwareFolders::DefaultOnly;
+        let as_mail = self.0.groupware == GroupwareFolders::AllAsMail;
         folders
             .into_iter()
             .filter(|f| {
@@ -43,6 +46,7 @@ impl DeviceLimits {
                 };
                 all || f.kind.is_special()
             })
+            .map(|f| if as_mail { as_mail_folder(f) } else { f })
             .collect()
     }
 

@@ -259,7 +259,7 @@ fn target<'a, 'f>(
         return invalid(format!("bad RequestId {rid:?}"));
     };
     match folder.kind.class() {
-        ItemClass::Email => {
+        ItemClass::Email if matches!(folder.source, Source::Mail(_)) => {
             let backend = account.backend();
             backend
                 .refresh(folder)

@@ -13,6 +13,7 @@ mod draft;
 mod html;
 mod options;
 mod parsed;
+pub mod pim_message;
 
 use std::fmt;
 

@@ -156,3 +156,48 @@ fn notes_and_tasks_sync_as_messages_for_a_mail_only_device() {
         Some("Shopping list")
     );
 }
+
+#[test]
+fn tasks_as_events_and_notes_as_tasks_for_a_device_without_them() {
+    let server = Server::start();
+    let mut phone = server.device("alice@example.com", "gwview");
+    phone.version = ProtocolVersion::V14_1;
+    folders(&mut phone);
+    let dav = server.data_dir().join("dav").join("alice@example.com");
+    std::fs::write(dav.join("notes").join("note-1.ics"), NOTE).unwrap();
+    std::fs::write(dav.join("tasks").join("task-1.ics"), TASK).unwrap();
+    let (ok, out, err) = server.cli(
+        &[
+            "device",
+            "set",
+            "gwview",
+            "tasks_as_events=true",
+            "notes_as=tasks",
+        ],
+        None,
+    );
+    assert!(ok && out.contains("tasks_as_events=true"), "{out}{err}");
+
+    let list = folders(&mut phone);
+    let (tasks, tasks_type, _) = find(&list, "Tasks").clone();
+    let (notes, notes_type, _) = find(&list, "Notes").clone();
+    assert_eq!((tasks_type, notes_type), (13, 15));
+
+    let (_, items) = all_items(&mut phone, &tasks);
+    assert_eq!(items.len(), 1);
+    let event = &items[0].1;
+    use easd::wbxml::tags::{calendar as cal, tasks as task};
+    assert_eq!(event.child_text(cal::SUBJECT), Some("Renew passport"));
+    assert_eq!(event.child_text(cal::ALL_DAY_EVENT), Some("1"));
+    assert_eq!(event.child_text(cal::START_TIME), Some("20270115T000000Z"));
+    assert_eq!(event.child_text(cal::BUSY_STATUS), Some("0"));
+
+    let (_, items) = all_items(&mut phone, &notes);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].1.child_text(task::SUBJECT), Some("Shopping list"));
+    assert!(
+        std::fs::read_to_string(dav.join("tasks").join("task-1.ics"))
+            .unwrap()
+            .contains("BEGIN:VTODO")
+    );
+}

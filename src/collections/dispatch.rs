@@ -5,6 +5,7 @@ use super::backend::{BackendError, Created, ItemBackend};
 use super::groupware_mail::GroupwareMail;
 use super::mail::MailBackend;
 use super::pim::PimBackend;
+use super::pim_view::{self, ConvertedPim};
 use super::{Account, Folder, ItemClass, Source};
 use crate::ProtocolVersion;
 use crate::items::email::EmailOptions;
@@ -16,6 +17,8 @@ pub struct Backends<'a> {
     pim: Option<PimBackend<'a>>,
     /// Tasks and notes shown as mail folders (GroupWare mail access).
     groupware_mail: Option<GroupwareMail<'a>>,
+    /// Tasks shown as events, notes as events or tasks.
+    converted: Option<ConvertedPim<'a>>,
 }
 
 impl<'a> Backends<'a> {
@@ -30,6 +33,10 @@ impl<'a> Backends<'a> {
                 .pim
                 .clone()
                 .map(|store| GroupwareMail::new(account, store, version)),
+            converted: account
+                .pim
+                .clone()
+                .map(|store| ConvertedPim::new(account, store, version)),
         }
     }
 
@@ -40,6 +47,11 @@ impl<'a> Backends<'a> {
                 .groupware_mail
                 .as_ref()
                 .map(|g| g as &dyn ItemBackend)
+                .ok_or(BackendError::NotFound),
+            (Source::Dav(..), Some(_)) if pim_view::is_converted(folder) => self
+                .converted
+                .as_ref()
+                .map(|c| c as &dyn ItemBackend)
                 .ok_or(BackendError::NotFound),
             (Source::Dav(..), Some(pim)) => Ok(pim),
             (Source::Dav(..), None) => Err(BackendError::NotFound),

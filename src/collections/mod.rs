@@ -9,6 +9,7 @@ mod hierarchy;
 pub mod mail;
 pub mod pim;
 mod pim_hierarchy;
+pub mod pim_view;
 pub mod scheduling;
 
 pub use backend::{BackendError, Created, ItemBackend};

@@ -5,6 +5,7 @@
 
 use crate::app::App;
 use crate::collections::groupware_mail::as_mail_folder;
+use crate::collections::pim_view;
 use crate::collections::{Folder, ItemClass};
 use crate::device::DeviceError;
 use crate::device::options::{self, DeviceOptions, GroupwareFolders, MailFolders};
@@ -32,7 +33,8 @@ impl DeviceLimits {
     }
 
     /// The folders the device may see, in the given order; with GroupWare mail access
-    /// (`groupware=all-as-mail`) tasks and notes collections are mail folders.
+    /// (`groupware=all-as-mail`) tasks and notes collections are mail folders, else
+    /// `tasks_as_events` and `notes_as` may show them as calendars or task lists.
     pub fn visible(&self, folders: Vec<Folder>) -> Vec<Folder> {
         let mail_all = self.0.mail_folders == MailFolders::All;
         let groupware_all = self.0.groupware != GroupwareFolders::DefaultOnly;
@@ -46,7 +48,13 @@ impl DeviceLimits {
                 };
                 all || f.kind.is_special()
             })
-            .map(|f| if as_mail { as_mail_folder(f) } else { f })
+            .map(|f| {
+                if as_mail {
+                    as_mail_folder(f)
+                } else {
+                    pim_view::apply(f, self.0.tasks_as_events, self.0.notes_as)
+                }
+            })
             .collect()
     }
 

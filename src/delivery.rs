@@ -138,6 +138,7 @@ pub fn send_from(app: &App, user: &str, to: &str, message: &[u8]) -> Result<Stri
     let env = app.devices.env();
     if let Some((local, _)) = env.local_user(to) {
         notify::deliver(env, local, message)?;
+        schedule(app, local, message);
         if let Ok(Some(inbox)) = app
             .index
             .find_collection(local, &collection_name(&FolderName::inbox()))

@@ -263,6 +263,18 @@ fn invitation_syncs_with_meeting_request_and_accept_replies_into_the_organizers_
         .find(|(_, a)| a.child_text(email::SUBJECT) == Some("Quarterly planning"))
         .unwrap();
     let before = messages(&server.maildir("bob@example.com")).len();
+    // Bob organises the meeting: his calendar holds it, Alice still to answer.
+    let mut bobs = server.device("bob@example.com", "mrbob");
+    run(inbox_id(&mut bobs));
+    let invite = invitation("bob@example.com", uid, "REQUEST", 0);
+    let organiser_copy = &invite
+        [invite.find("BEGIN:VCALENDAR").unwrap()..invite.find("--inv--").unwrap()]
+        .replace("METHOD:REQUEST\r\n", "");
+    std::fs::write(
+        calendar_dir(&server, "bob@example.com").join("planning.ics"),
+        organiser_copy,
+    )
+    .unwrap();
     let answer_req = answer(
         &inbox,
         request_id,
@@ -321,6 +333,14 @@ fn invitation_syncs_with_meeting_request_and_accept_replies_into_the_organizers_
     assert!(ics.contains("PARTSTAT=ACCEPTED:mailto:alice@example.com"));
     assert!(!ics.contains("carl@example.org"));
     assert!(parsed.body_text(0).unwrap().contains("See you there"));
+    // ... and Bob's calendar records the answer.
+    let bob_event =
+        std::fs::read_to_string(calendar_dir(&server, "bob@example.com").join("planning.ics"))
+            .unwrap();
+    assert!(
+        bob_event.contains("ATTENDEE;CN=Alice;PARTSTAT=ACCEPTED:mailto:alice@example.com"),
+        "{bob_event}"
+    );
 
     // The request mail went to Deleted Items, and the Inbox says so.
     let trash = messages(&server.maildir("alice@example.com").join(".Trash"));

@@ -166,11 +166,12 @@ impl<'a> CalendarFolder<'a> {
     }
 }
 
-/// What an invitation just delivered to `user` does to their default calendar: a REQUEST puts
+/// What an iMIP message just delivered to `user` does to their default calendar: a REQUEST puts
 /// the event there, tentative until the user answers (an update replaces it unless the stored
-/// one is newer); a CANCEL marks the event cancelled, or drops the one cancelled occurrence.
-/// Messages the user organised, and messages without an invitation, change nothing. Returns
-/// what it did, for the log.
+/// one is newer); a CANCEL marks the event cancelled, or drops the one cancelled occurrence; a
+/// REPLY to a meeting the user organises records the attendee's answer. Requests and cancels
+/// the user organised, and messages without an invitation, change nothing. Returns what it
+/// did, for the log.
 pub fn on_delivery(
     app: &App,
     user: &str,
@@ -181,7 +182,12 @@ pub fn on_delivery(
     };
     let organised_by_user =
         imip_reply::organizer(&inv.ics).is_some_and(|o| o.eq_ignore_ascii_case(user));
-    let Some(uid) = imip_reply::event_uid(&inv.ics).filter(|_| !organised_by_user) else {
+    // Replies come to the organizer; requests and cancels to the attendees.
+    let concerns_user = match inv.method {
+        Method::Reply => organised_by_user,
+        _ => !organised_by_user,
+    };
+    let Some(uid) = imip_reply::event_uid(&inv.ics).filter(|_| concerns_user) else {
         return Ok(None);
     };
     let calendar = CalendarFolder::default(app, user)?;
@@ -208,6 +214,18 @@ pub fn on_delivery(
             calendar.save(Some(&found.href), &uid, &text)?;
             Ok(Some("event cancelled"))
         }
-        Method::Reply | Method::Other => Ok(None),
+        Method::Reply => {
+            let Some(found) = stored else {
+                return Ok(None);
+            };
+            match imip_reply::apply_reply(&found.text, &inv.ics)? {
+                Some(text) => {
+                    calendar.save(Some(&found.href), &uid, &text)?;
+                    Ok(Some("attendee's answer recorded"))
+                }
+                None => Ok(None),
+            }
+        }
+        Method::Other => Ok(None),
     }
 }

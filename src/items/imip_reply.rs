@@ -246,6 +246,42 @@ pub fn cancelled(ics: &str) -> Result<String, ItemError> {
     Ok(doc.write())
 }
 
+/// The organizer's stored event after an attendee's REPLY: that attendee's PARTSTAT (on the
+/// series, or on the occurrence the reply names) as the reply says. `None` when the reply names
+/// no attendee of the event or no answer.
+pub fn apply_reply(stored: &str, reply: &str) -> Result<Option<String>, ItemError> {
+    let answer = Document::parse(reply).into_calendar();
+    let Some(ev) = answer
+        .components
+        .iter()
+        .flat_map(|c| c.children.iter())
+        .find(|c| c.is("VEVENT"))
+    else {
+        return Err(ItemError::NoComponent("VEVENT"));
+    };
+    let Some(attendee) = ev.prop("ATTENDEE") else {
+        return Ok(None);
+    };
+    let Some(stat) = attendee.param("PARTSTAT").map(str::to_ascii_uppercase) else {
+        return Ok(None);
+    };
+    let address = strip_mailto(&attendee.text_value()).to_string();
+    let instance = only_occurrence(reply);
+    let mut doc = Document::parse(stored).into_calendar();
+    let cal = calendar_of(&mut doc)?;
+    let i = target_event(cal, instance)?;
+    let Some(p) = cal.children[i]
+        .props
+        .iter_mut()
+        .find(|p| p.is("ATTENDEE") && is_address(p, std::slice::from_ref(&address)))
+    else {
+        return Ok(None);
+    };
+    p.set_param("PARTSTAT", &stat);
+    p.remove_param("RSVP");
+    Ok(Some(doc.write()))
+}
+
 /// The calendar object to store after answering: `ics` (the stored event, or the invitation
 /// for a first answer) with the user's PARTSTAT set on the series or on occurrence `instance`,
 /// and without the iTIP METHOD (a calendar collection holds no scheduling messages).
@@ -471,6 +507,28 @@ END:VEVENT\r\nEND:VCALENDAR\r\n";
         let gone = cancelled(&accepted).unwrap();
         assert!(gone.contains("STATUS:CANCELLED"));
         assert_eq!(only_occurrence(EVENT), None);
+    }
+
+    #[test]
+    fn organizer_applies_a_reply() {
+        let (me, addrs) = alice();
+        let now = at("2026-02-01T12:00:00Z");
+        let reply = reply_calendar(EVENT, &me, &addrs, PartStat::Accepted, None, now).unwrap();
+        let updated = apply_reply(EVENT, &reply).unwrap().unwrap();
+        assert!(updated.contains("ATTENDEE;CN=Alice;PARTSTAT=ACCEPTED:mailto:ALICE@example.com"));
+        let one = reply_calendar(
+            EVENT,
+            &me,
+            &addrs,
+            PartStat::Declined,
+            Some(at("2026-03-24T09:00:00Z")),
+            now,
+        )
+        .unwrap();
+        let updated = apply_reply(EVENT, &one).unwrap().unwrap();
+        assert_eq!(Document::parse(&updated).components[0].children.len(), 3);
+        let stranger = reply.replace("ALICE@example.com", "zed@example.com");
+        assert_eq!(apply_reply(EVENT, &stranger).unwrap(), None);
     }
 
     #[test]

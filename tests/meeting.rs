@@ -553,3 +553,68 @@ fn decline_removes_the_event_and_the_reply_reaches_the_smarthost() {
     assert!(stored[0].contains("STATUS:CANCELLED"), "{}", stored[0]);
     assert_eq!(sink.received().len(), 1);
 }
+
+#[test]
+fn one_occurrence_answered_with_instance_id() {
+    let server = Server::start();
+    let uid = "weekly-2030@example.org";
+    let weekly = invitation("olga@example.org", uid, "REQUEST", 0).replace(
+        "SUMMARY:Quarterly planning\r\n",
+        "SUMMARY:Quarterly planning\r\nRRULE:FREQ=WEEKLY;COUNT=5\r\n",
+    );
+    deliver(&server, "alice@example.com", &weekly);
+    let mut phone = server.device("alice@example.com", "mrinstance");
+    phone.version = ProtocolVersion::V16_1;
+    let (inbox, items, _) = sync_inbox(&mut phone);
+    let (id, app) = items
+        .iter()
+        .find(|(_, a)| a.child_text(email::SUBJECT) == Some("Quarterly planning"))
+        .unwrap();
+    let mr = app.first(email::MEETING_REQUEST).unwrap();
+    assert_eq!(mr.child_text(email::INSTANCE_TYPE), Some("1"));
+    let r = mr
+        .first(email::RECURRENCES)
+        .and_then(|r| r.first(email::RECURRENCE))
+        .unwrap();
+    assert_eq!(r.child_text(email::OCCURRENCES), Some("5"));
+
+    // The second occurrence (19 March 2030, 10:00 Paris) is tentatively accepted: an override.
+    let mut req = answer(&inbox, id, UserResponse::Tentative, None);
+    req.requests[0].instance_id = Some("2030-03-19T09:00:00.000Z".into());
+    let resp = meeting_response(&mut phone, &req);
+    assert_eq!(resp.results[0].status, MeetingStatus::Success);
+    let stored = events(&server, "alice@example.com");
+    assert_eq!(stored.len(), 1);
+    let text = &stored[0];
+    assert!(text.contains("RECURRENCE-ID:20300319T090000Z"), "{text}");
+    assert_eq!(text.matches("BEGIN:VEVENT").count(), 2);
+    assert_eq!(
+        text.matches("PARTSTAT=TENTATIVE:mailto:alice@example.com")
+            .count(),
+        1
+    );
+    assert_eq!(
+        text.matches("PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:alice@example.com")
+            .count(),
+        1
+    );
+
+    // A malformed InstanceId is the client's error.
+    let fresh = {
+        deliver(
+            &server,
+            "alice@example.com",
+            &weekly.replace("weekly-2030", "weekly-b"),
+        );
+        let (_, items, _) = sync_inbox(&mut server.device("alice@example.com", "mrinstance2"));
+        items
+            .into_iter()
+            .find(|(_, a)| a.first(email::MEETING_REQUEST).is_some())
+            .unwrap()
+            .0
+    };
+    let mut bad = answer(&inbox, &fresh, UserResponse::Accepted, None);
+    bad.requests[0].instance_id = Some("not a date".into());
+    let resp = meeting_response(&mut phone, &bad);
+    assert_eq!(resp.results[0].status, MeetingStatus::InvalidMeetingRequest);
+}

@@ -14,6 +14,7 @@ use crate::state::open_db;
 use crate::state::ping::PingCache;
 use crate::state::sync::{SyncStateError, SyncStates};
 use crate::state::sync_redb::RedbSyncStates;
+use crate::store::vdir::{PimError, PimStore, Vdir, expand_root};
 use crate::store::{MailStore, Maildir, StoreError, expand_template};
 use std::collections::HashMap;
 use std::fmt;
@@ -110,6 +111,7 @@ pub struct App {
     /// Mail leaving the server (auto-replies, later SendMail) through `[smtp]`, when configured.
     pub outbound: Arc<Outbound>,
     stores: Mutex<HashMap<String, Arc<Maildir>>>,
+    pim_stores: Mutex<HashMap<String, Arc<Vdir>>>,
     device_locks: DeviceLocks,
     /// Device registry, policies, ABQ rules, Out-of-Office over `db`.
     pub devices: Devices,
@@ -155,6 +157,7 @@ impl App {
             ping_cache,
             outbound: Arc::new(outbound),
             stores: Mutex::new(HashMap::new()),
+            pim_stores: Mutex::new(HashMap::new()),
             device_locks: DeviceLocks::default(),
             devices,
             console,
@@ -181,6 +184,31 @@ impl App {
         let store = Arc::new(Maildir::new(App::mail_root(&self.config, user)?));
         store.ensure_default_folders()?;
         self.stores
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(user.to_string(), store.clone());
+        Ok(store)
+    }
+
+    /// The vdir root of `user`, from `dav.root`.
+    pub fn dav_root(config: &Config, user: &str) -> Result<PathBuf, PimError> {
+        let data_dir = config.server.data_dir.to_string_lossy();
+        expand_root(&config.dav.root.replace("{data_dir}", &data_dir), user)
+    }
+
+    /// The user's PIM store; the default collections are created on first use.
+    pub fn pim_store(&self, user: &str) -> Result<Arc<dyn PimStore>, PimError> {
+        if let Some(s) = self
+            .pim_stores
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(user)
+        {
+            return Ok(s.clone());
+        }
+        let store = Arc::new(Vdir::new(App::dav_root(&self.config, user)?));
+        store.ensure_defaults()?;
+        self.pim_stores
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(user.to_string(), store.clone());

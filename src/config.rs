@@ -22,6 +22,8 @@ pub struct Config {
     #[serde(default)]
     pub mail: MailConfig,
     #[serde(default)]
+    pub dav: DavConfig,
+    #[serde(default)]
     pub state: StateConfig,
     #[serde(default)]
     pub log: LogConfig,
@@ -201,6 +203,43 @@ impl Default for MailConfig {
     fn default() -> Self {
         MailConfig {
             maildir: default_maildir(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DavConfig {
+    /// Where a user's vdir collections are: `{data_dir}`, `{email}` (or `{user}`, Radicale's
+    /// login), `{domain}`, `{local}` are replaced. A Radicale tree is
+    /// `<filesystem_folder>/collection-root/{user}`.
+    #[serde(default = "default_dav_root")]
+    pub root: String,
+    /// The IANA zone of floating times and all-day events in the files (what Radicale's
+    /// clients mean by "local"); the box's own zone when unset.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+impl DavConfig {
+    /// The zone of floating times; UTC when neither the setting nor the system names one.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        match &self.time_zone {
+            Some(name) => jiff::tz::db().get(name).unwrap_or(jiff::tz::TimeZone::UTC),
+            None => jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC),
+        }
+    }
+}
+
+fn default_dav_root() -> String {
+    "{data_dir}/dav/{email}".to_string()
+}
+
+impl Default for DavConfig {
+    fn default() -> Self {
+        DavConfig {
+            root: default_dav_root(),
+            time_zone: None,
         }
     }
 }
@@ -421,6 +460,25 @@ impl Config {
                 "mail.maildir",
                 None,
                 "the template must contain {email}, or both {local} and {domain}".into(),
+            ));
+        }
+        let d = &self.dav.root;
+        let names_user = ["{email}", "{user}"].iter().any(|p| d.contains(p))
+            || (d.contains("{local}") && d.contains("{domain}"));
+        if !names_user {
+            return Err(invalid(
+                "dav.root",
+                None,
+                "the template must contain {email} or {user}, or both {local} and {domain}".into(),
+            ));
+        }
+        if let Some(zone) = &self.dav.time_zone
+            && jiff::tz::db().get(zone).is_err()
+        {
+            return Err(invalid(
+                "dav.time_zone",
+                None,
+                format!("{zone:?} is not an IANA time zone name"),
             ));
         }
         if let Some(level) = &self.log.level

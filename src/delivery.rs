@@ -102,6 +102,9 @@ pub fn after_delivery(
             flags: Flags::EMPTY,
         },
     )?;
+    if folder == &FolderName::inbox() {
+        schedule(app, user, &raw);
+    }
     let env = app.devices.env();
     match oof::auto_reply_for(&app.db, env, user, &raw, false, now())? {
         Some(reply) => send_reply(app, user, reply).map(Some),
@@ -109,12 +112,33 @@ pub fn after_delivery(
     }
 }
 
+/// Puts an invitation that arrived in the Inbox into the user's calendar. A failure is logged:
+/// the message is delivered either way and still syncs with its MeetingRequest.
+fn schedule(app: &App, user: &str, raw: &[u8]) {
+    let Some(message) = mail_parser::MessageParser::default().parse(raw) else {
+        return;
+    };
+    match crate::collections::scheduling::on_delivery(app, user, &message) {
+        Ok(Some(done)) => log::info!("{user}: invitation delivered: {done}"),
+        Ok(None) => {}
+        Err(e) => log::warn!("{user}: invitation not put into the calendar: {e}"),
+    }
+}
+
 /// Delivers an auto-reply from `user`: into the INBOX of a local recipient (waking its devices),
 /// otherwise through the smarthost.
 fn send_reply(app: &App, user: &str, reply: AutoReply) -> Result<String, DeliveryError> {
+    send_from(app, user, &reply.to, &reply.message)
+}
+
+/// Sends a message easd wrote on `user`'s behalf (an auto-reply, a meeting answer) to one
+/// recipient `to`: into a local user's INBOX, waking their devices, else through the smarthost
+/// (queued when deferred). Returns the recipient as delivered to.
+pub fn send_from(app: &App, user: &str, to: &str, message: &[u8]) -> Result<String, DeliveryError> {
     let env = app.devices.env();
-    if let Some((local, _)) = env.local_user(&reply.to) {
-        notify::deliver(env, local, &reply.message)?;
+    if let Some((local, _)) = env.local_user(to) {
+        notify::deliver(env, local, message)?;
+        schedule(app, local, message);
         if let Ok(Some(inbox)) = app
             .index
             .find_collection(local, &collection_name(&FolderName::inbox()))
@@ -124,7 +148,6 @@ fn send_reply(app: &App, user: &str, reply: AutoReply) -> Result<String, Deliver
         return Ok(local.clone());
     }
     let is_local = |a: &str| env.local_user(a).is_some();
-    smol::block_on(app.outbound.send(user, &reply.message, is_local))
-        .map_err(DeliveryError::Send)?;
-    Ok(reply.to)
+    smol::block_on(app.outbound.send(user, message, is_local)).map_err(DeliveryError::Send)?;
+    Ok(to.to_string())
 }

@@ -5,6 +5,7 @@ use super::Folder;
 use crate::items::email::EmailOptions;
 use crate::state::index::{IndexError, Item, Uid};
 use crate::store::StoreError;
+use crate::store::vdir::PimError;
 use crate::wbxml::Element;
 use std::fmt;
 
@@ -18,6 +19,7 @@ pub enum BackendError {
     /// The client's data could not be converted.
     Invalid(String),
     Store(StoreError),
+    Pim(PimError),
     Index(IndexError),
 }
 
@@ -28,6 +30,7 @@ impl fmt::Display for BackendError {
             BackendError::Unsupported => f.write_str("operation not supported here"),
             BackendError::Invalid(m) => write!(f, "invalid item data: {m}"),
             BackendError::Store(e) => e.fmt(f),
+            BackendError::Pim(e) => e.fmt(f),
             BackendError::Index(e) => write!(f, "change index: {e}"),
         }
     }
@@ -92,4 +95,24 @@ pub trait ItemBackend {
     ) -> Result<Option<u32>, BackendError>;
     /// Applies a client Add.
     fn add(&self, folder: &Folder, data: &Element) -> Result<Created, BackendError>;
+    /// Applies a 16.x Change of one occurrence of a recurring series (AirSyncBase InstanceId,
+    /// the occurrence's original start); returns the modseq.
+    fn change_instance(
+        &self,
+        _folder: &Folder,
+        _item: &Item,
+        _instance_id: &str,
+        _data: &Element,
+    ) -> Result<u64, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+    /// Applies a 16.x Delete of one occurrence; returns the modseq.
+    fn delete_instance(
+        &self,
+        _folder: &Folder,
+        _item: &Item,
+        _instance_id: &str,
+    ) -> Result<u64, BackendError> {
+        Err(BackendError::Unsupported)
+    }
 }

@@ -4,18 +4,21 @@
 
 use super::{Account, AccountError, Folder, Source};
 use crate::state::mail::collection_name;
-use crate::store::FolderName;
+use crate::store::{FolderName, StoreError};
 
-fn mail_name(folder: &Folder) -> &FolderName {
+fn mail_name(folder: &Folder) -> Result<&FolderName, AccountError> {
     match &folder.source {
-        Source::Mail(name) => name,
+        Source::Mail(name) => Ok(name),
+        Source::Dav(name, _) => Err(AccountError::Store(StoreError::InvalidFolderName(
+            name.to_string(),
+        ))),
     }
 }
 
 impl Account<'_> {
     /// Forgets a stale index entry for `name` (its folder is not on disk, or the store would not
     /// have made a new folder there), so the new folder gets a fresh id.
-    fn drop_stale(&self, name: &str) -> Result<(), AccountError> {
+    pub(super) fn drop_stale(&self, name: &str) -> Result<(), AccountError> {
         if let Some(stale) = self.app.index.find_collection(self.user, name)? {
             self.app.index.remove_collection(stale)?;
             self.app
@@ -31,7 +34,8 @@ impl Account<'_> {
         parent: Option<&Folder>,
         display: &str,
     ) -> Result<u32, AccountError> {
-        let name = self.store.create_folder(parent.map(mail_name), display)?;
+        let parent = parent.map(mail_name).transpose()?;
+        let name = self.store.create_folder(parent, display)?;
         let coll_name = collection_name(&name);
         self.drop_stale(&coll_name)?;
         let coll = self.app.index.collection(self.user, &coll_name)?;
@@ -55,9 +59,11 @@ impl Account<'_> {
         parent: Option<&Folder>,
         display: &str,
     ) -> Result<Vec<u32>, AccountError> {
-        let moves = self
-            .store
-            .rename_folder(mail_name(folder), parent.map(mail_name), display)?;
+        let moves = self.store.rename_folder(
+            mail_name(folder)?,
+            parent.map(mail_name).transpose()?,
+            display,
+        )?;
         let index = &self.app.index;
         let mut ids = Vec::with_capacity(moves.len());
         for m in &moves {
@@ -73,7 +79,7 @@ impl Account<'_> {
 
     /// Deletes a mail folder with its subfolders, and their collections; returns their ids.
     pub fn delete_mail_folder(&self, folder: &Folder) -> Result<Vec<u32>, AccountError> {
-        let removed = self.store.delete_folder(mail_name(folder))?;
+        let removed = self.store.delete_folder(mail_name(folder)?)?;
         let index = &self.app.index;
         let mut ids = Vec::with_capacity(removed.len());
         for name in &removed {

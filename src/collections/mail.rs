@@ -25,9 +25,10 @@ pub struct MailBackend<'a> {
     account: &'a Account<'a>,
 }
 
-fn mail_folder(folder: &Folder) -> &FolderName {
+fn mail_folder(folder: &Folder) -> Result<&FolderName, BackendError> {
     match &folder.source {
-        Source::Mail(name) => name,
+        Source::Mail(name) => Ok(name),
+        Source::Dav(..) => Err(BackendError::Unsupported),
     }
 }
 
@@ -128,8 +129,8 @@ impl<'a> MailBackend<'a> {
         .map_err(|e| BackendError::Invalid(e.to_string()))?;
         let flags = flag_update(data).apply(old.flags).union(Flags::DRAFT);
         let store = &self.account.store;
-        let stored = store.append(mail_folder(folder), &draft.mime, flags)?;
-        match store.delete(mail_folder(folder), &old) {
+        let stored = store.append(mail_folder(folder)?, &draft.mime, flags)?;
+        match store.delete(mail_folder(folder)?, &old) {
             Ok(()) | Err(crate::store::StoreError::MessageNotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -151,7 +152,7 @@ impl<'a> MailBackend<'a> {
         Ok(self
             .account
             .store
-            .read(mail_folder(folder), &message_ref(item)?)?)
+            .read(mail_folder(folder)?, &message_ref(item)?)?)
     }
 
     /// Moves a message to another mail folder keeping its flags; returns it as it is there now.
@@ -166,7 +167,7 @@ impl<'a> MailBackend<'a> {
         let moved = self
             .account
             .store
-            .move_to(mail_folder(from), &msg, mail_folder(to))?;
+            .move_to(mail_folder(from)?, &msg, mail_folder(to)?)?;
         note_removed(index, from.coll, &msg.key)?;
         let noted = note_message(index, to.coll, &moved)?;
         Ok(Created {
@@ -179,7 +180,7 @@ impl<'a> MailBackend<'a> {
     pub fn empty(&self, folder: &Folder, subfolders: bool) -> Result<(), BackendError> {
         self.account
             .store
-            .empty_folder(mail_folder(folder), subfolders)?;
+            .empty_folder(mail_folder(folder)?, subfolders)?;
         self.refresh(folder)?;
         Ok(())
     }
@@ -192,7 +193,7 @@ impl ItemBackend for MailBackend<'_> {
             index,
             folder.coll,
             &*self.account.store,
-            mail_folder(folder),
+            mail_folder(folder)?,
         ) {
             Ok(r) => Ok(r.modseq),
             Err(RefreshError::Scan(e)) => Err(e.into()),
@@ -251,7 +252,7 @@ impl ItemBackend for MailBackend<'_> {
         let flags = self
             .account
             .store
-            .set_flags(mail_folder(folder), &msg, update)?;
+            .set_flags(mail_folder(folder)?, &msg, update)?;
         let noted = note_message(
             index,
             folder.coll,
@@ -280,7 +281,7 @@ impl ItemBackend for MailBackend<'_> {
             Some(trash) => self.move_item(folder, item, &trash).map(|_| Some(trash.id)),
             None => {
                 let msg = message_ref(item)?;
-                self.account.store.delete(mail_folder(folder), &msg)?;
+                self.account.store.delete(mail_folder(folder)?, &msg)?;
                 note_removed(&self.account.app.index, folder.coll, &msg.key)?;
                 Ok(None)
             }
@@ -302,7 +303,7 @@ impl ItemBackend for MailBackend<'_> {
         )
         .map_err(|e| BackendError::Invalid(e.to_string()))?;
         let stored = self.account.store.append(
-            mail_folder(folder),
+            mail_folder(folder)?,
             &draft.mime,
             Flags::DRAFT.union(Flags::SEEN),
         )?;

@@ -3,15 +3,23 @@
 //! [`Account`] and [`ItemBackend`]; mail is the first backend, vdir classes plug in beside it.
 
 mod backend;
+mod dispatch;
+pub mod groupware_mail;
 mod hierarchy;
 pub mod mail;
+pub mod pim;
+mod pim_hierarchy;
+pub mod pim_view;
+pub mod scheduling;
 
 pub use backend::{BackendError, Created, ItemBackend};
+pub use dispatch::Backends;
 
 use crate::app::App;
 use crate::state::index::{Collection, IndexError};
 use crate::state::mail::collection_name;
 use crate::state::sync::SyncStateError;
+use crate::store::vdir::{CollectionName, PimCollection, PimError, PimKind, PimStore};
 use crate::store::{FolderName, FolderRole, MailFolder, MailStore, StoreError};
 use std::collections::HashMap;
 use std::fmt;
@@ -126,6 +134,8 @@ impl ItemClass {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     Mail(FolderName),
+    /// A vdir collection and what it holds.
+    Dav(CollectionName, PimKind),
 }
 
 /// One folder as FolderSync shows it and the commands address it.
@@ -146,6 +156,7 @@ pub struct Folder {
 #[derive(Debug)]
 pub enum AccountError {
     Store(StoreError),
+    Pim(PimError),
     Index(IndexError),
     State(SyncStateError),
 }
@@ -154,6 +165,7 @@ impl fmt::Display for AccountError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AccountError::Store(e) => e.fmt(f),
+            AccountError::Pim(e) => e.fmt(f),
             AccountError::Index(e) => write!(f, "change index: {e}"),
             AccountError::State(e) => write!(f, "sync state: {e}"),
         }
@@ -165,6 +177,12 @@ impl std::error::Error for AccountError {}
 impl From<StoreError> for AccountError {
     fn from(e: StoreError) -> Self {
         AccountError::Store(e)
+    }
+}
+
+impl From<PimError> for AccountError {
+    fn from(e: PimError) -> Self {
+        AccountError::Pim(e)
     }
 }
 
@@ -185,10 +203,29 @@ pub struct Account<'a> {
     pub app: &'a App,
     pub user: &'a str,
     pub store: Arc<dyn MailStore>,
+    /// `None` when the user's vdir root cannot be opened: mail keeps working (logged once
+    /// per request), and PIM collections are neither listed nor forgotten.
+    pub pim: Option<Arc<dyn PimStore>>,
 }
 
 /// The prefix of mail collection names in the change index.
 const MAIL_PREFIX: &str = "mail:";
+/// The prefix of vdir collection names in the change index.
+const DAV_PREFIX: &str = "dav:";
+
+/// FolderSync's type of a vdir collection: the default ones get the default types.
+fn dav_type(c: &PimCollection) -> FolderType {
+    match (c.kind, c.is_default()) {
+        (PimKind::Contacts, true) => FolderType::Contacts,
+        (PimKind::Calendar, true) => FolderType::Calendar,
+        (PimKind::Tasks, true) => FolderType::Tasks,
+        (PimKind::Notes, true) => FolderType::Notes,
+        (PimKind::Contacts, false) => FolderType::UserContacts,
+        (PimKind::Calendar, false) => FolderType::UserCalendar,
+        (PimKind::Tasks, false) => FolderType::UserTasks,
+        (PimKind::Notes, false) => FolderType::UserNotes,
+    }
+}
 
 fn mail_type(role: FolderRole) -> FolderType {
     match role {
@@ -202,10 +239,18 @@ fn mail_type(role: FolderRole) -> FolderType {
 
 impl<'a> Account<'a> {
     pub fn open(app: &'a App, user: &'a str) -> Result<Account<'a>, AccountError> {
+        let pim = match app.pim_store(user) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                log::error!("{user}: PIM collections unavailable: {e}");
+                None
+            }
+        };
         Ok(Account {
             app,
             user,
             store: app.mail_store(user)?,
+            pim,
         })
     }
 
@@ -247,6 +292,28 @@ impl<'a> Account<'a> {
                 identity: f.identity,
             });
         }
+        if let Some(pim) = &self.pim {
+            for c in pim.collections()? {
+                let name = pim::collection_name(&c.name);
+                let coll = match known.get(&name) {
+                    Some(c) => *c,
+                    None => {
+                        let coll = self.app.index.collection(self.user, &name)?;
+                        known.insert(name, coll);
+                        coll
+                    }
+                };
+                out.push(Folder {
+                    coll,
+                    id: coll.id().0,
+                    parent: 0,
+                    name: c.display.clone(),
+                    kind: dav_type(&c),
+                    source: Source::Dav(c.name.clone(), c.kind),
+                    identity: c.identity,
+                });
+            }
+        }
         Ok(out)
     }
 
@@ -284,7 +351,9 @@ impl<'a> Account<'a> {
     pub fn reconcile(&self, live: &[Folder]) -> Result<(), AccountError> {
         let index = &self.app.index;
         for (coll, name) in index.collections(self.user)? {
-            if name.starts_with(MAIL_PREFIX) && !live.iter().any(|f| f.coll == coll) {
+            let ours = name.starts_with(MAIL_PREFIX)
+                || (name.starts_with(DAV_PREFIX) && self.pim.is_some());
+            if ours && !live.iter().any(|f| f.coll == coll) {
                 index.remove_collection(coll)?;
                 self.app
                     .sync_states
@@ -309,8 +378,13 @@ impl<'a> Account<'a> {
         Ok(self.folders()?.into_iter().find(|f| f.kind == kind))
     }
 
-    /// The backend of a folder's items.
+    /// The backend of mail folders' items.
     pub fn backend(&self) -> mail::MailBackend<'_> {
         mail::MailBackend::new(self)
+    }
+
+    /// The backend of any folder's items, for a client speaking `version`.
+    pub fn items(&self, version: crate::ProtocolVersion) -> Backends<'_> {
+        Backends::new(self, version)
     }
 }

@@ -19,6 +19,17 @@ pub enum GroupwareFolders {
     AllAsMail,
 }
 
+/// Where a device without note support gets the notes collections (the guide's "Synchroniser
+/// comme"): as they are, or as a calendar or a task list of their own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotesAs {
+    #[default]
+    Notes,
+    Calendar,
+    Tasks,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MailFolders {
@@ -43,6 +54,10 @@ pub struct StoredOptions {
     pub attachments: bool,
     pub max_attachment_bytes: Option<u64>,
     pub calendar_days: Option<u32>,
+    /// The guide's "Tâche comme événement": task lists shown as calendars, for devices
+    /// without task support.
+    pub tasks_as_events: bool,
+    pub notes_as: NotesAs,
 }
 
 impl Default for StoredOptions {
@@ -59,6 +74,8 @@ impl Default for StoredOptions {
             attachments: true,
             max_attachment_bytes: None,
             calendar_days: None,
+            tasks_as_events: false,
+            notes_as: NotesAs::Notes,
         }
     }
 }
@@ -76,6 +93,8 @@ pub const KEYS: &[&str] = &[
     "attachments",
     "max_attachment_bytes",
     "calendar_days",
+    "tasks_as_events",
+    "notes_as",
 ];
 
 impl StoredOptions {
@@ -112,6 +131,15 @@ impl StoredOptions {
                     _ => return Err(bad("expected default or all")),
                 }
             }
+            "notes_as" => {
+                self.notes_as = match value {
+                    "notes" | "default" => NotesAs::Notes,
+                    "calendar" => NotesAs::Calendar,
+                    "tasks" => NotesAs::Tasks,
+                    _ => return Err(bad("expected notes, calendar or tasks")),
+                }
+            }
+            "tasks_as_events" => self.tasks_as_events = flag()?,
             "archives" => self.archives = flag()?,
             "public" => self.public = flag()?,
             "shared" => self.shared = flag()?,
@@ -162,11 +190,13 @@ impl fmt::Display for StoredOptions {
             "max_attachment_bytes={}",
             opt(self.max_attachment_bytes.map(|d| d.to_string()))
         )?;
-        write!(
+        writeln!(
             f,
             "calendar_days={}",
             opt(self.calendar_days.map(|d| d.to_string()))
-        )
+        )?;
+        writeln!(f, "tasks_as_events={}", self.tasks_as_events)?;
+        write!(f, "notes_as={:?}", self.notes_as)
     }
 }
 
@@ -184,6 +214,8 @@ pub struct DeviceOptions {
     pub attachments: bool,
     pub max_attachment_bytes: Option<u64>,
     pub calendar_days: Option<u32>,
+    pub tasks_as_events: bool,
+    pub notes_as: NotesAs,
     /// Quarantined: default folders only, and changes flow from the device to the server only
     /// (Sync accepts the device's changes and sends none back).
     pub quarantined: bool,
@@ -250,6 +282,8 @@ pub fn combine(stored: &StoredOptions, policy: &PolicySettings, access: Access) 
                 .number(PolicyKey::MaxCalendarAgeFilter)
                 .and_then(calendar_filter_days),
         ),
+        tasks_as_events: stored.tasks_as_events,
+        notes_as: stored.notes_as,
         quarantined: access == Access::Quarantine,
     };
     if o.quarantined {
@@ -292,6 +326,9 @@ mod tests {
         s.set("truncation", "4096").unwrap();
         s.set("max_attachment_bytes", "1000000").unwrap();
         s.set("html", "false").unwrap();
+        s.set("tasks_as_events", "yes").unwrap();
+        s.set("notes_as", "calendar").unwrap();
+        assert!(s.set("notes_as", "mail").is_err());
         assert!(s.set("truncation", "-5").is_err());
         assert!(s.set("colour", "red").is_err());
         let mut p = PolicySettings::default();
@@ -309,6 +346,8 @@ mod tests {
         assert_eq!(o.calendar_days, Some(31));
         assert_eq!(o.max_attachment_bytes, Some(1_000_000));
         assert!(!o.html && !o.attachments && !o.quarantined);
+        assert!(o.tasks_as_events);
+        assert_eq!(o.notes_as, NotesAs::Calendar);
         let q = combine(&s, &p, Access::Quarantine);
         assert!(q.quarantined);
         assert_eq!(q.groupware, GroupwareFolders::DefaultOnly);

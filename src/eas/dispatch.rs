@@ -2,8 +2,8 @@
 
 use super::{
     Command, Reply, Request, find, foldercreate, folderdelete, foldersync, folderupdate,
-    getattachment, getitemestimate, itemoperations, moveitems, provision, resolverecipients,
-    search, settings, sync, validatecert,
+    getattachment, getitemestimate, itemoperations, meetingresponse, moveitems, provision,
+    resolverecipients, search, settings, sync, validatecert,
 };
 use crate::app::App;
 use std::sync::Arc;
@@ -26,6 +26,7 @@ pub const IMPLEMENTED: &[Command] = &[
     Command::ResolveRecipients,
     Command::ValidateCert,
     Command::Find,
+    Command::MeetingResponse,
 ];
 
 pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
@@ -47,6 +48,7 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::Find => find::handle(app, req).await,
         Command::ResolveRecipients => resolverecipients::handle(app, req).await,
         Command::ValidateCert => validatecert::handle(app, req).await,
+        Command::MeetingResponse => meetingresponse::handle(app, req).await,
         _ => {
             log::info!(
                 "{} [{}] {}: not implemented",

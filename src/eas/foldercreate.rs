@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::collections::{Account, AccountError, FolderType, ItemClass};
 use crate::state::sync::DeviceRef;
 use crate::store::StoreError;
+use crate::store::vdir::{PimError, PimKind};
 use crate::wbxml::Element;
 use crate::wbxml::tags::folderhierarchy as fh;
 use std::sync::Arc;
@@ -97,7 +98,8 @@ fn store_status(e: &AccountError) -> FolderCreateStatus {
         AccountError::Store(StoreError::FolderNotFound(_)) => FolderCreateStatus::ParentNotFound,
         AccountError::Store(
             StoreError::InvalidDisplayName(_) | StoreError::InvalidFolderName(_),
-        ) => FolderCreateStatus::BadRequest,
+        )
+        | AccountError::Pim(PimError::InvalidName(_)) => FolderCreateStatus::BadRequest,
         _ => FolderCreateStatus::ServerError,
     }
 }
@@ -124,12 +126,24 @@ pub fn run(
             ));
         }
     };
-    // Mail folders only: the PIM classes are not created through the mail store.
+    let pim_kind = match FolderType::from_code(req.kind) {
+        Some(FolderType::UserContacts) => Some(PimKind::Contacts),
+        Some(FolderType::UserCalendar) => Some(PimKind::Calendar),
+        Some(FolderType::UserTasks) => Some(PimKind::Tasks),
+        Some(FolderType::UserNotes) => Some(PimKind::Notes),
+        _ => None,
+    };
     let mail = matches!(
         FolderType::from_code(req.kind),
         Some(FolderType::UserMail | FolderType::UserGeneric)
     ) && parent.is_none_or(|p| p.kind.class() == ItemClass::Email);
-    if !mail {
+    // vdir collections are flat: a contacts, calendar, task or note folder goes to the top.
+    let created = match pim_kind {
+        Some(kind) if parent.is_none() => Some(account.create_pim_folder(&req.display_name, kind)),
+        _ if mail => Some(account.create_mail_folder(parent, &req.display_name)),
+        _ => None,
+    };
+    let Some(created) = created else {
         log::info!(
             "{} [{}] FolderCreate of type {} refused",
             dev.device,
@@ -139,8 +153,8 @@ pub fn run(
         return Ok(FolderCreateResponse::failed(
             FolderCreateStatus::ServerError,
         ));
-    }
-    let id = match account.create_mail_folder(parent, &req.display_name) {
+    };
+    let id = match created {
         Ok(id) => id,
         Err(e) => {
             log::info!("{} [{}] FolderCreate: {e}", dev.device, dev.user);

@@ -8,9 +8,10 @@ use super::ids::{CollectionId, SyncKey};
 use super::limits::DeviceLimits;
 use super::{Reply, Request};
 use crate::app::App;
-use crate::collections::{Account, AccountError};
+use crate::collections::{Account, AccountError, Source};
 use crate::state::sync::DeviceRef;
 use crate::store::StoreError;
+use crate::store::vdir::PimError;
 use crate::wbxml::Element;
 use crate::wbxml::tags::folderhierarchy as fh;
 use std::sync::Arc;
@@ -82,7 +83,9 @@ impl FolderDeleteResponse {
 fn store_status(e: &AccountError) -> FolderDeleteStatus {
     match e {
         AccountError::Store(StoreError::ProtectedFolder(_)) => FolderDeleteStatus::Special,
-        AccountError::Store(StoreError::FolderNotFound(_)) => FolderDeleteStatus::NotFound,
+        AccountError::Store(StoreError::FolderNotFound(_))
+        | AccountError::Pim(PimError::CollectionNotFound(_)) => FolderDeleteStatus::NotFound,
+        AccountError::Pim(PimError::Protected(_)) => FolderDeleteStatus::Special,
         _ => FolderDeleteStatus::ServerError,
     }
 }
@@ -110,7 +113,11 @@ pub fn run(
     if folder.kind.is_special() {
         return Ok(FolderDeleteResponse::failed(FolderDeleteStatus::Special));
     }
-    let removed = match account.delete_mail_folder(folder) {
+    let deleted = match folder.source {
+        Source::Mail(_) => account.delete_mail_folder(folder),
+        Source::Dav(..) => account.delete_pim_folder(folder).map(|()| vec![folder.id]),
+    };
+    let removed = match deleted {
         Ok(ids) => ids,
         Err(e) => {
             log::info!("{} [{}] FolderDelete: {e}", dev.device, dev.user);

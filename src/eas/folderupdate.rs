@@ -8,9 +8,10 @@ use super::ids::{CollectionId, SyncKey};
 use super::limits::DeviceLimits;
 use super::{Reply, Request};
 use crate::app::App;
-use crate::collections::{Account, AccountError};
+use crate::collections::{Account, AccountError, Source};
 use crate::state::sync::DeviceRef;
 use crate::store::StoreError;
+use crate::store::vdir::PimError;
 use crate::wbxml::Element;
 use crate::wbxml::tags::folderhierarchy as fh;
 use std::sync::Arc;
@@ -94,7 +95,10 @@ fn store_status(e: &AccountError) -> FolderUpdateStatus {
         AccountError::Store(StoreError::FolderExists(_) | StoreError::ProtectedFolder(_)) => {
             FolderUpdateStatus::ExistsOrSpecial
         }
-        AccountError::Store(StoreError::FolderNotFound(_)) => FolderUpdateStatus::NotFound,
+        AccountError::Store(StoreError::FolderNotFound(_))
+        | AccountError::Pim(PimError::CollectionNotFound(_)) => FolderUpdateStatus::NotFound,
+        AccountError::Pim(PimError::Protected(_)) => FolderUpdateStatus::ExistsOrSpecial,
+        AccountError::Pim(PimError::InvalidName(_)) => FolderUpdateStatus::BadRequest,
         AccountError::Store(
             StoreError::InvalidDisplayName(_)
             | StoreError::InvalidFolderName(_)
@@ -138,7 +142,17 @@ pub fn run(
             ));
         }
     };
-    let moved = match account.rename_mail_folder(folder, parent, &req.display_name) {
+    let renamed = match (&folder.source, parent) {
+        (Source::Mail(_), _) => account.rename_mail_folder(folder, parent, &req.display_name),
+        (Source::Dav(..), None) => account
+            .rename_pim_folder(folder, &req.display_name)
+            .map(|()| vec![folder.id]),
+        // vdir collections are not nested.
+        (Source::Dav(..), Some(_)) => {
+            return Ok(FolderUpdateResponse::failed(FolderUpdateStatus::BadRequest));
+        }
+    };
+    let moved = match renamed {
         Ok(ids) => ids,
         Err(e) => {
             log::info!("{} [{}] FolderUpdate: {e}", dev.device, dev.user);

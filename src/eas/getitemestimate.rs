@@ -173,7 +173,7 @@ fn estimate(
         return Ok(answer(EstimateStatus::Success, Some(0)));
     }
     account
-        .backend()
+        .items(crate::ProtocolVersion::V16_1)
         .refresh(folder)
         .map_err(|e| e.to_string())?;
     let held = app
@@ -189,7 +189,13 @@ fn estimate(
         .and_then(|o| o.filter_type)
         .unwrap_or(state.filter);
     let max_days = limits.max_days(app.config.limits.max_mail_age_days);
-    let min_time = options::min_time(filter, max_days, now);
+    let min_time = options::class_min_time(
+        folder.kind.class(),
+        filter,
+        max_days,
+        limits.calendar_days(),
+        now,
+    );
     let page = app
         .index
         .changes_since(folder.coll, base.modseq, COUNT_CAP)

@@ -9,7 +9,7 @@ use super::options::ItemOptions;
 use super::{Reply, Request};
 use crate::ProtocolVersion;
 use crate::app::App;
-use crate::collections::{Account, Folder, ItemBackend, ItemClass};
+use crate::collections::{Account, Folder, ItemBackend};
 use crate::items::email::{attachment, parse_file_reference};
 use crate::state::index::Uid;
 use crate::wbxml::Element;
@@ -427,7 +427,7 @@ fn fetch(
             let Some(folder) = folder else {
                 return Ok((ItemOpsStatus::NotFound, None));
             };
-            let backend = account.backend();
+            let backend = account.items(version);
             backend.refresh(folder).map_err(|e| e.to_string())?;
             let item = match server_id.numbers() {
                 Some((c, u)) if c == folder.id => account
@@ -448,7 +448,7 @@ fn fetch(
                 Ok(mut data) => Ok((
                     ItemOpsStatus::Success,
                     Some(Fetched::Item {
-                        class: ItemClass::Email.name().to_string(),
+                        class: folder.kind.class().name().to_string(),
                         data: {
                             limits.strip(&mut data);
                             data

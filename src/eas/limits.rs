@@ -4,9 +4,11 @@
 //! whether attachments reach it at all.
 
 use crate::app::App;
-use crate::collections::Folder;
+use crate::collections::groupware_mail::as_mail_folder;
+use crate::collections::pim_view;
+use crate::collections::{Folder, ItemClass};
 use crate::device::DeviceError;
-use crate::device::options::{self, DeviceOptions, MailFolders};
+use crate::device::options::{self, DeviceOptions, GroupwareFolders, MailFolders};
 use crate::items::email::{EmailOptions, MimeSupport};
 use crate::items::{BodyPreference, BodyType};
 use crate::wbxml::tags::{airsyncbase, email};
@@ -30,15 +32,36 @@ impl DeviceLimits {
         self.0.quarantined
     }
 
-    /// The folders the device may see, in the given order.
+    /// The folders the device may see, in the given order; with GroupWare mail access
+    /// (`groupware=all-as-mail`) tasks and notes collections are mail folders, else
+    /// `tasks_as_events` and `notes_as` may show them as calendars or task lists.
     pub fn visible(&self, folders: Vec<Folder>) -> Vec<Folder> {
-        match self.0.mail_folders {
-            MailFolders::All => folders,
-            MailFolders::DefaultOnly => folders
-                .into_iter()
-                .filter(|f| f.kind.is_special())
-                .collect(),
-        }
+        let mail_all = self.0.mail_folders == MailFolders::All;
+        let groupware_all = self.0.groupware != GroupwareFolders::DefaultOnly;
+        let as_mail = self.0.groupware == GroupwareFolders::AllAsMail;
+        folders
+            .into_iter()
+            .filter(|f| {
+                let all = match f.kind.class() {
+                    ItemClass::Email => mail_all,
+                    _ => groupware_all,
+                };
+                all || f.kind.is_special()
+            })
+            .map(|f| {
+                if as_mail {
+                    as_mail_folder(f)
+                } else {
+                    pim_view::apply(f, self.0.tasks_as_events, self.0.notes_as)
+                }
+            })
+            .collect()
+    }
+
+    /// The calendar age cap in days (0 = none) from the device's options and the policy's
+    /// MaxCalendarAgeFilter.
+    pub fn calendar_days(&self) -> u32 {
+        self.0.calendar_days.unwrap_or(0)
     }
 
     /// The age cap in days (0 = none) from the server's `max_mail_age_days` and the device's

@@ -15,6 +15,7 @@ mod hierarchy;
 pub mod ids;
 pub mod itemoperations;
 pub mod limits;
+pub mod meetingresponse;
 pub mod moveitems;
 pub mod options;
 pub mod ping;

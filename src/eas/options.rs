@@ -4,6 +4,8 @@
 
 use super::fields::{self, ParseError};
 use crate::ProtocolVersion;
+use crate::collections::ItemClass;
+use crate::collections::pim::OPEN_TASK;
 use crate::items::email::{EmailOptions, MimeSupport, mime_truncation_limit, truncation_limit};
 use crate::items::{BodyPreference, BodyType};
 use crate::wbxml::tags::{airsync, airsyncbase};
@@ -50,6 +52,27 @@ pub fn min_time(filter: u8, max_days: u32, now: u64) -> u64 {
         0
     } else {
         now.saturating_sub(u64::from(days) * 86_400)
+    }
+}
+
+/// FilterType 8: incomplete tasks only (MS-ASCMD 2.2.3.68.2).
+pub const INCOMPLETE_TASKS: u8 = 8;
+
+/// The oldest item time wanted in a collection of `class` under `filter`: mail by received
+/// time (capped by `max_mail_days`), events by their last end (capped by `max_calendar_days`),
+/// tasks by [`OPEN_TASK`] for "incomplete only"; contacts and notes are never filtered.
+pub fn class_min_time(
+    class: ItemClass,
+    filter: u8,
+    max_mail_days: u32,
+    max_calendar_days: u32,
+    now: u64,
+) -> u64 {
+    match class {
+        ItemClass::Email => min_time(filter, max_mail_days, now),
+        ItemClass::Calendar => min_time(filter, max_calendar_days, now),
+        ItemClass::Tasks if filter == INCOMPLETE_TASKS => OPEN_TASK,
+        ItemClass::Tasks | ItemClass::Contacts | ItemClass::Notes => 0,
     }
 }
 

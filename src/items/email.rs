@@ -7,12 +7,13 @@ mod address;
 mod app_data;
 mod attachments;
 mod body;
-mod compose;
+pub mod compose;
 mod conversation;
 mod draft;
 mod html;
 mod options;
 mod parsed;
+pub mod pim_message;
 
 use std::fmt;
 

@@ -9,6 +9,8 @@ pub mod contentline;
 pub mod eas_time;
 pub mod email;
 pub mod ical_time;
+pub mod imip;
+pub mod imip_reply;
 pub mod merge;
 pub mod note;
 pub mod pim;

@@ -64,7 +64,7 @@ fn check(app: &App, watched: Vec<(String, Watch)>, prev: Seen) -> (Vec<(String, 
                 continue;
             }
         };
-        let backend = account.backend();
+        let backend = account.items(crate::ProtocolVersion::V16_1);
         for folder in folders
             .iter()
             .filter(|f| ids.as_ref().is_none_or(|s| s.contains(&f.id)))

@@ -4,6 +4,7 @@
 
 pub mod maildir;
 pub mod utf7;
+pub mod vdir;
 
 use std::fmt;
 use std::fs::File;

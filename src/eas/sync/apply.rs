@@ -18,7 +18,9 @@ pub fn status_of(e: &BackendError) -> SyncStatus {
     match e {
         BackendError::NotFound => SyncStatus::ObjectNotFound,
         BackendError::Unsupported | BackendError::Invalid(_) => SyncStatus::ConversionError,
-        BackendError::Store(_) | BackendError::Index(_) => SyncStatus::ServerError,
+        BackendError::Store(_) | BackendError::Pim(_) | BackendError::Index(_) => {
+            SyncStatus::ServerError
+        }
     }
 }
 
@@ -65,6 +67,47 @@ impl Applier<'_> {
         self.prior.iter().any(pick)
     }
 
+    /// A client Change (of the whole item or of one occurrence), with conflict detection.
+    fn change_one(
+        &self,
+        server_id: &ServerId,
+        echo: &mut Vec<(u32, u64)>,
+        out: &mut Applied,
+        apply: impl FnOnce(&Item) -> Result<u64, BackendError>,
+    ) -> Result<(), EngineError> {
+        let id = server_id.as_str();
+        if self.already(|r| matches!(r, ClientResult::Changed { server_id: s, .. } if s == id)) {
+            return Ok(());
+        }
+        let status = match self.lookup(server_id)? {
+            None => SyncStatus::ObjectNotFound,
+            Some(item) => {
+                let moved_on =
+                    item.modseq > self.base_modseq && !echoed(echo, item.uid.0, item.modseq);
+                if moved_on && self.server_wins {
+                    SyncStatus::Conflict
+                } else {
+                    match apply(&item) {
+                        Ok(m) => {
+                            echo.push((item.uid.0, m));
+                            out.changed.push(self.folder.id);
+                            SyncStatus::Success
+                        }
+                        Err(e) => {
+                            log::info!("{} Change {id}: {e}", self.ctx.dev.device);
+                            status_of(&e)
+                        }
+                    }
+                }
+            }
+        };
+        out.results.push(ClientResult::Changed {
+            server_id: id.to_string(),
+            status: code(status),
+        });
+        Ok(())
+    }
+
     pub fn run(
         &self,
         req: &CollectionRequest,
@@ -106,32 +149,48 @@ impl Applier<'_> {
                     });
                 }
                 ClientCommand::Change { server_id, data } => {
+                    self.change_one(server_id, echo, &mut out, |item| {
+                        self.backend.change(self.folder, item, data)
+                    })?;
+                }
+                ClientCommand::ChangeInstance {
+                    server_id,
+                    instance_id,
+                    data,
+                } => {
+                    self.change_one(server_id, echo, &mut out, |item| {
+                        self.backend
+                            .change_instance(self.folder, item, instance_id, data)
+                    })?;
+                }
+                ClientCommand::DeleteInstance {
+                    server_id,
+                    instance_id,
+                } => {
+                    // The series stays on the device; only the occurrence goes, as a Change of
+                    // the series that every device (this one included) receives.
                     let id = server_id.as_str();
                     if self.already(
-                        |r| matches!(r, ClientResult::Changed { server_id: s, .. } if s == id),
+                        |r| matches!(r, ClientResult::Deleted { server_id: s, .. } if s == id),
                     ) {
                         continue;
                     }
                     let status = match self.lookup(server_id)? {
                         None => SyncStatus::ObjectNotFound,
                         Some(item) => {
-                            let moved_on = item.modseq > self.base_modseq
-                                && !echoed(echo, item.uid.0, item.modseq);
-                            if moved_on && self.server_wins {
-                                SyncStatus::Conflict
-                            } else {
-                                match self.backend.change(self.folder, &item, data) {
-                                    Ok(m) => {
-                                        echo.push((item.uid.0, m));
-                                        out.changed.push(self.folder.id);
-                                        SyncStatus::Success
-                                    }
-                                    Err(e) => status_of(&e),
+                            match self
+                                .backend
+                                .delete_instance(self.folder, &item, instance_id)
+                            {
+                                Ok(_) => {
+                                    out.changed.push(self.folder.id);
+                                    SyncStatus::Success
                                 }
+                                Err(e) => status_of(&e),
                             }
                         }
                     };
-                    out.results.push(ClientResult::Changed {
+                    out.results.push(ClientResult::Deleted {
                         server_id: id.to_string(),
                         status: code(status),
                     });

@@ -11,6 +11,7 @@ use crate::items::email::EmailOptions;
 use crate::state::index::{Change, IndexError, Item, ItemCursor, ItemQuery, Uid};
 use crate::state::sync::Backfill;
 use crate::state::uidset::UidSet;
+use crate::wbxml::Element;
 
 /// Extra change-log rows read per page beyond the window, since some produce nothing (echoes,
 /// items outside the FilterType).
@@ -149,17 +150,16 @@ impl Collector<'_> {
                     Outgoing::Nothing => {}
                     Outgoing::Change(item) => {
                         let sid = ServerId::item(self.folder.id, item.uid.0);
-                        let mut data = self.backend.render_change(
-                            self.folder,
-                            &item,
-                            sid.as_str(),
-                            self.opts,
-                        )?;
-                        self.ctx.limits.strip(&mut data);
-                        out.commands.push(ServerCommand::Change {
-                            server_id: sid,
-                            data,
-                        });
+                        let rendered =
+                            self.backend
+                                .render_change(self.folder, &item, sid.as_str(), self.opts);
+                        if let Some(mut data) = self.skip_unusable(rendered, &item)? {
+                            self.ctx.limits.strip(&mut data);
+                            out.commands.push(ServerCommand::Change {
+                                server_id: sid,
+                                data,
+                            });
+                        }
                     }
                     Outgoing::Add(item) => self.add(out, held, &item)?,
                     Outgoing::Delete(uid) => {
@@ -184,22 +184,44 @@ impl Collector<'_> {
     fn add(&self, out: &mut Collected, held: &mut UidSet, item: &Item) -> Result<(), CollectError> {
         let uid = item.uid.0;
         let sid = ServerId::item(self.folder.id, uid);
-        match self
+        let rendered = self
             .backend
-            .render(self.folder, item, sid.as_str(), self.opts)
-        {
-            Ok(mut data) => {
-                self.ctx.limits.strip(&mut data);
-                held.insert(uid);
-                out.held_dirty = true;
-                out.sent_added.push(uid);
-                out.commands.push(ServerCommand::Add {
-                    server_id: sid,
-                    data,
-                });
-                Ok(())
+            .render(self.folder, item, sid.as_str(), self.opts);
+        if let Some(mut data) = self.skip_unusable(rendered, item)? {
+            self.ctx.limits.strip(&mut data);
+            held.insert(uid);
+            out.held_dirty = true;
+            out.sent_added.push(uid);
+            out.commands.push(ServerCommand::Add {
+                server_id: sid,
+                data,
+            });
+        }
+        Ok(())
+    }
+
+    /// An item that vanished since the index saw it, or that another program rewrote into
+    /// something no device can be shown, is skipped (with a log line for the latter) rather
+    /// than failing the whole collection.
+    fn skip_unusable(
+        &self,
+        rendered: Result<Element, BackendError>,
+        item: &Item,
+    ) -> Result<Option<Element>, CollectError> {
+        match rendered {
+            Ok(data) => Ok(Some(data)),
+            Err(BackendError::NotFound) => Ok(None),
+            Err(e @ (BackendError::Invalid(_) | BackendError::Unsupported)) => {
+                log::warn!(
+                    "{} [{}] collection {}: item {} ({}) skipped: {e}",
+                    self.ctx.dev.device,
+                    self.ctx.dev.user,
+                    self.folder.id,
+                    item.uid.0,
+                    item.key
+                );
+                Ok(None)
             }
-            Err(BackendError::NotFound) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

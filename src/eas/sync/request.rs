@@ -3,16 +3,38 @@
 use crate::eas::fields::{self, ParseError};
 use crate::eas::ids::{ClientId, CollectionId, ServerId, SyncKey};
 use crate::eas::options::ItemOptions;
-use crate::wbxml::Element;
-use crate::wbxml::tags::airsync;
+use crate::wbxml::tags::{airsync, airsyncbase};
+use crate::wbxml::{Element, Tag};
 
 /// A client change in a collection's Commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientCommand {
-    Add { client_id: ClientId, data: Element },
-    Change { server_id: ServerId, data: Element },
-    Delete { server_id: ServerId },
-    Fetch { server_id: ServerId },
+    Add {
+        client_id: ClientId,
+        data: Element,
+    },
+    Change {
+        server_id: ServerId,
+        data: Element,
+    },
+    Delete {
+        server_id: ServerId,
+    },
+    Fetch {
+        server_id: ServerId,
+    },
+    /// 16.x: a Change of one occurrence of a recurring series, named by its original start
+    /// (AirSyncBase InstanceId, compact UTC).
+    ChangeInstance {
+        server_id: ServerId,
+        instance_id: String,
+        data: Element,
+    },
+    /// 16.x: the Delete of one occurrence.
+    DeleteInstance {
+        server_id: ServerId,
+        instance_id: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +48,9 @@ pub struct CollectionRequest {
     pub deletes_as_moves: Option<bool>,
     pub get_changes: Option<bool>,
     pub window_size: Option<u32>,
+    /// The elements the client supports (contacts and calendar, SyncKey 0 only); others are
+    /// ghosted: their absence in a Change keeps the stored value (MS-ASCMD 2.2.3.168).
+    pub supported: Option<Vec<Tag>>,
     /// Options for the collection's own class (others, e.g. SMS, are ignored).
     pub options: Option<ItemOptions>,
     pub commands: Vec<ClientCommand>,
@@ -43,6 +68,15 @@ pub struct SyncRequest {
     pub partial: bool,
 }
 
+/// A `Supported` element listing `tags`.
+pub fn supported_element(tags: &[Tag]) -> Element {
+    let mut el = Element::new(airsync::SUPPORTED);
+    for &t in tags {
+        el.push(Element::new(t));
+    }
+    el
+}
+
 impl CollectionRequest {
     /// A request for one collection with GetChanges and a window.
     pub fn new(collection_id: CollectionId, sync_key: SyncKey) -> CollectionRequest {
@@ -53,6 +87,7 @@ impl CollectionRequest {
             deletes_as_moves: None,
             get_changes: None,
             window_size: None,
+            supported: None,
             options: None,
             commands: Vec::new(),
         }
@@ -67,7 +102,23 @@ impl CollectionRequest {
                         .cloned()
                         .ok_or(ParseError::Missing(airsync::APPLICATION_DATA))
                 };
+                let instance = c
+                    .child_text(airsyncbase::INSTANCE_ID)
+                    .map(|s| s.trim().to_string());
                 commands.push(match c.tag {
+                    t if t == airsync::CHANGE && instance.is_some() => {
+                        ClientCommand::ChangeInstance {
+                            server_id: fields::id(c, airsync::SERVER_ID, ServerId::parse)?,
+                            instance_id: instance.unwrap_or_default(),
+                            data: data()?,
+                        }
+                    }
+                    t if t == airsync::DELETE && instance.is_some() => {
+                        ClientCommand::DeleteInstance {
+                            server_id: fields::id(c, airsync::SERVER_ID, ServerId::parse)?,
+                            instance_id: instance.unwrap_or_default(),
+                        }
+                    }
                     t if t == airsync::ADD => ClientCommand::Add {
                         client_id: fields::id(c, airsync::CLIENT_ID, ClientId::parse)?,
                         data: data()?,
@@ -101,6 +152,9 @@ impl CollectionRequest {
             deletes_as_moves: fields::opt_flag(el, airsync::DELETES_AS_MOVES)?,
             get_changes: fields::opt_flag(el, airsync::GET_CHANGES)?,
             window_size: fields::opt_value(el, airsync::WINDOW_SIZE)?,
+            supported: el
+                .first(airsync::SUPPORTED)
+                .map(|s| s.elements().map(|e| e.tag).collect()),
             options,
             commands,
         })
@@ -116,6 +170,9 @@ impl CollectionRequest {
             self.sync_key.unwrap_or(SyncKey::Initial).to_string(),
         );
         el.push_text(airsync::COLLECTION_ID, self.collection_id.as_str());
+        if let Some(tags) = &self.supported {
+            el.push(supported_element(tags));
+        }
         if let Some(d) = self.deletes_as_moves {
             el.push_text(airsync::DELETES_AS_MOVES, if d { "1" } else { "0" });
         }
@@ -142,6 +199,20 @@ impl CollectionRequest {
                         .with_text(airsync::SERVER_ID, server_id.as_str()),
                     ClientCommand::Fetch { server_id } => Element::new(airsync::FETCH)
                         .with_text(airsync::SERVER_ID, server_id.as_str()),
+                    ClientCommand::ChangeInstance {
+                        server_id,
+                        instance_id,
+                        data,
+                    } => Element::new(airsync::CHANGE)
+                        .with_text(airsync::SERVER_ID, server_id.as_str())
+                        .with_text(airsyncbase::INSTANCE_ID, instance_id.as_str())
+                        .with(data.clone()),
+                    ClientCommand::DeleteInstance {
+                        server_id,
+                        instance_id,
+                    } => Element::new(airsync::DELETE)
+                        .with_text(airsync::SERVER_ID, server_id.as_str())
+                        .with_text(airsyncbase::INSTANCE_ID, instance_id.as_str()),
                 });
             }
             el.push(cmds);
@@ -201,6 +272,7 @@ impl SyncRequest {
                 .iter()
                 .map(|c| CollectionRequest {
                     sync_key: None,
+                    supported: None,
                     commands: Vec::new(),
                     ..c.clone()
                 })
@@ -222,6 +294,7 @@ mod tests {
         c.window_size = Some(100);
         c.get_changes = Some(true);
         c.deletes_as_moves = Some(false);
+        c.supported = Some(vec![crate::wbxml::tags::contacts::FIRST_NAME]);
         c.options = Some(ItemOptions {
             filter_type: Some(2),
             ..ItemOptions::default()
@@ -236,6 +309,15 @@ mod tests {
             },
             ClientCommand::Fetch {
                 server_id: ServerId::item(3, 4),
+            },
+            ClientCommand::ChangeInstance {
+                server_id: ServerId::item(3, 5),
+                instance_id: "20260301T100000Z".into(),
+                data: Element::new(airsync::APPLICATION_DATA),
+            },
+            ClientCommand::DeleteInstance {
+                server_id: ServerId::item(3, 5),
+                instance_id: "20260308T100000Z".into(),
             },
             ClientCommand::Add {
                 client_id: ClientId::parse("c1").unwrap(),

@@ -8,7 +8,7 @@ use super::conversation::{conversation_id, conversation_index};
 use super::options::{EmailOptions, MessageMeta, MimeSupport};
 use super::parsed::Parsed;
 use crate::ProtocolVersion;
-use crate::items::{BodyType, eas_datetime};
+use crate::items::{BodyType, eas_datetime, imip};
 use crate::wbxml::tags::{airsync, airsyncbase, email, email2};
 use crate::wbxml::{Element, Tag};
 
@@ -68,7 +68,26 @@ pub fn to_application_data(raw: &[u8], meta: &MessageMeta, opts: &EmailOptions) 
         let body = bodies.render(&opts.body_preferences, mime_allowed);
         app.push(body_element(&body, version));
     }
-    app.push_text(email::MESSAGE_CLASS, security.message_class());
+    let invitation = if security.is_smime() {
+        None
+    } else {
+        parsed.message().and_then(imip::find)
+    };
+    // The IPM.Schedule.Meeting classes are 14.0's; older clients go by the MeetingRequest.
+    let class = invitation
+        .as_ref()
+        .filter(|_| version >= ProtocolVersion::V14_0)
+        .and_then(imip::message_class);
+    app.push_text(
+        email::MESSAGE_CLASS,
+        class.unwrap_or_else(|| security.message_class()),
+    );
+    if let Some(mr) = invitation
+        .as_ref()
+        .and_then(|inv| imip::meeting_request(inv, version))
+    {
+        app.push(mr);
+    }
     app.push_text(email::INTERNET_CPID, UTF8_CPID);
 
     if version >= ProtocolVersion::V12_0 {

@@ -1,0 +1,203 @@
+//! The guide's GroupWare mail access against the real binary: with `easd device set ID
+//! groupware=all-as-mail`, the tasks and notes collections are mail folders for that device and
+//! a note or task on disk syncs as a message (subject, category as sender, details in the
+//! body, attachments); other devices keep the native folders; the device cannot change them.
+
+mod common;
+mod mail_common;
+
+use common::{Server, run};
+use easd::ProtocolVersion;
+use easd::client::Device;
+use easd::eas::foldersync::FolderChange;
+use easd::eas::ids::{CollectionId, SyncKey};
+use easd::eas::sync::{ClientCommand, SyncStatus};
+use easd::wbxml::Element;
+use easd::wbxml::tags::{airsyncbase, email};
+use mail_common::*;
+
+const NOTE: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VJOURNAL\r\n\
+UID:note-1@example.com\r\nDTSTAMP:20261201T080000Z\r\nLAST-MODIFIED:20261202T101500Z\r\n\
+SUMMARY:Shopping list\r\nCATEGORIES:Home\r\nDESCRIPTION:Milk\\nBread\r\n\
+ATTACH;VALUE=BINARY;ENCODING=BASE64;FMTTYPE=text/plain;X-FILENAME=more.txt:ZWdncw==\r\n\
+END:VJOURNAL\r\nEND:VCALENDAR\r\n";
+
+const TASK: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VTODO\r\n\
+UID:task-1@example.com\r\nDTSTAMP:20261201T080000Z\r\nSUMMARY:Renew passport\r\n\
+DUE;VALUE=DATE:20270115\r\nPRIORITY:1\r\nSTATUS:NEEDS-ACTION\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+
+/// FolderSync from 0: (id, type, name) of every folder.
+fn folders(phone: &mut Device) -> Vec<(CollectionId, u8, String)> {
+    let r = run(phone.folder_sync(SyncKey::Initial)).unwrap();
+    r.changes
+        .iter()
+        .filter_map(|c| match c {
+            FolderChange::Add(e) => Some((e.server_id.clone(), e.kind, e.display_name.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn find<'a>(list: &'a [(CollectionId, u8, String)], name: &str) -> &'a (CollectionId, u8, String) {
+    list.iter()
+        .find(|(_, _, n)| n == name)
+        .unwrap_or_else(|| panic!("no folder {name} in {list:?}"))
+}
+
+fn all_items(
+    phone: &mut Device,
+    coll: &CollectionId,
+) -> (SyncKey, Vec<(easd::eas::ids::ServerId, Element)>) {
+    let key = run(prime(phone, coll));
+    let r = run(phone.sync(&sync_req(coll, key, 50))).unwrap().unwrap();
+    assert_eq!(r.collections[0].status, SyncStatus::Success);
+    (r.collections[0].sync_key.unwrap(), adds(&r))
+}
+
+#[test]
+fn notes_and_tasks_sync_as_messages_for_a_mail_only_device() {
+    let server = Server::start();
+    let mut native = server.device("alice@example.com", "gwnative");
+    native.version = ProtocolVersion::V14_1;
+    let before = folders(&mut native);
+    assert_eq!(find(&before, "Notes").1, 10);
+    assert_eq!(find(&before, "Tasks").1, 7);
+
+    let dav = server.data_dir().join("dav").join("alice@example.com");
+    std::fs::write(dav.join("notes").join("note-1.ics"), NOTE).unwrap();
+    std::fs::write(dav.join("tasks").join("task-1.ics"), TASK).unwrap();
+
+    let mut phone = server.device("alice@example.com", "gwmail");
+    phone.version = ProtocolVersion::V14_1;
+    folders(&mut phone);
+    let (ok, out, err) = server.cli(&["device", "set", "gwmail", "groupware=all-as-mail"], None);
+    assert!(ok, "{out}{err}");
+
+    let list = folders(&mut phone);
+    let (notes, notes_type, _) = find(&list, "Notes").clone();
+    let (tasks, tasks_type, _) = find(&list, "Tasks").clone();
+    assert_eq!((notes_type, tasks_type), (12, 12));
+    assert_eq!(find(&list, "Calendar").1, 8, "calendars stay native");
+    assert_eq!(find(&list, "Contacts").1, 9, "contacts stay native");
+
+    let (key, items) = all_items(&mut phone, &notes);
+    assert_eq!(items.len(), 1);
+    let (note_id, note) = &items[0];
+    assert_eq!(note.child_text(email::SUBJECT), Some("Shopping list"));
+    assert_eq!(
+        note.child_text(email::FROM),
+        Some("\"Home\" <alice@example.com>")
+    );
+    assert_eq!(
+        note.child_text(email::DATE_RECEIVED),
+        Some("2026-12-02T10:15:00.000Z")
+    );
+    assert_eq!(note.child_text(email::MESSAGE_CLASS), Some("IPM.Note"));
+    let body = note.first(airsyncbase::BODY).unwrap();
+    let text = body.child_text(airsyncbase::DATA).unwrap();
+    assert!(
+        text.contains("Categories: Home") && text.contains("Milk\r\nBread"),
+        "{text}"
+    );
+    let att = note
+        .first(airsyncbase::ATTACHMENTS)
+        .and_then(|a| a.first(airsyncbase::ATTACHMENT))
+        .unwrap();
+    assert_eq!(att.child_text(airsyncbase::DISPLAY_NAME), Some("more.txt"));
+
+    // One way: marking it read is taken without touching the file; deleting it is refused.
+    let mut req = sync_req(&notes, key, 50);
+    req.collections[0].commands = vec![ClientCommand::Change {
+        server_id: note_id.clone(),
+        data: Element::new(easd::wbxml::tags::airsync::APPLICATION_DATA)
+            .with_text(email::READ, "1"),
+    }];
+    let r = run(phone.sync(&req)).unwrap();
+    let key = r
+        .as_ref()
+        .and_then(|r| r.collections.first())
+        .and_then(|c| c.sync_key)
+        .unwrap_or(key);
+    assert_eq!(
+        std::fs::read_to_string(dav.join("notes").join("note-1.ics")).unwrap(),
+        NOTE
+    );
+    let mut req = sync_req(&notes, key, 50);
+    req.collections[0].commands = vec![ClientCommand::Delete {
+        server_id: note_id.clone(),
+    }];
+    run(phone.sync(&req)).unwrap();
+    assert!(dav.join("notes").join("note-1.ics").exists());
+
+    let (_, items) = all_items(&mut phone, &tasks);
+    assert_eq!(items.len(), 1);
+    let task = &items[0].1;
+    assert_eq!(task.child_text(email::SUBJECT), Some("Renew passport"));
+    assert_eq!(
+        task.child_text(email::FROM),
+        Some("\"Task\" <alice@example.com>")
+    );
+    let text = task
+        .first(airsyncbase::BODY)
+        .and_then(|b| b.child_text(airsyncbase::DATA))
+        .unwrap();
+    assert!(
+        text.contains("Due: 2027-01-15") && text.contains("Priority: 1"),
+        "{text}"
+    );
+
+    // The native device still syncs the note as a note.
+    let after = folders(&mut native);
+    let (native_notes, kind, _) = find(&after, "Notes").clone();
+    assert_eq!(kind, 10);
+    let (_, items) = all_items(&mut native, &native_notes);
+    assert_eq!(
+        items[0].1.child_text(easd::wbxml::tags::notes::SUBJECT),
+        Some("Shopping list")
+    );
+}
+
+#[test]
+fn tasks_as_events_and_notes_as_tasks_for_a_device_without_them() {
+    let server = Server::start();
+    let mut phone = server.device("alice@example.com", "gwview");
+    phone.version = ProtocolVersion::V14_1;
+    folders(&mut phone);
+    let dav = server.data_dir().join("dav").join("alice@example.com");
+    std::fs::write(dav.join("notes").join("note-1.ics"), NOTE).unwrap();
+    std::fs::write(dav.join("tasks").join("task-1.ics"), TASK).unwrap();
+    let (ok, out, err) = server.cli(
+        &[
+            "device",
+            "set",
+            "gwview",
+            "tasks_as_events=true",
+            "notes_as=tasks",
+        ],
+        None,
+    );
+    assert!(ok && out.contains("tasks_as_events=true"), "{out}{err}");
+
+    let list = folders(&mut phone);
+    let (tasks, tasks_type, _) = find(&list, "Tasks").clone();
+    let (notes, notes_type, _) = find(&list, "Notes").clone();
+    assert_eq!((tasks_type, notes_type), (13, 15));
+
+    let (_, items) = all_items(&mut phone, &tasks);
+    assert_eq!(items.len(), 1);
+    let event = &items[0].1;
+    use easd::wbxml::tags::{calendar as cal, tasks as task};
+    assert_eq!(event.child_text(cal::SUBJECT), Some("Renew passport"));
+    assert_eq!(event.child_text(cal::ALL_DAY_EVENT), Some("1"));
+    assert_eq!(event.child_text(cal::START_TIME), Some("20270115T000000Z"));
+    assert_eq!(event.child_text(cal::BUSY_STATUS), Some("0"));
+
+    let (_, items) = all_items(&mut phone, &notes);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].1.child_text(task::SUBJECT), Some("Shopping list"));
+    assert!(
+        std::fs::read_to_string(dav.join("tasks").join("task-1.ics"))
+            .unwrap()
+            .contains("BEGIN:VTODO")
+    );
+}

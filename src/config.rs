@@ -31,6 +31,7 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub devices: DevicesConfig,
+    #[serde(default)]
     pub autodiscover: crate::autodiscover::AutodiscoverConfig,
     #[serde(default)]
     pub acme: crate::acme::AcmeSettings,

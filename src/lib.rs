@@ -5,6 +5,7 @@ pub mod acme;
 pub mod app;
 pub mod auth;
 pub mod autodiscover;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod collections;

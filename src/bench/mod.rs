@@ -119,6 +119,8 @@ pub struct Settings {
     /// The mail folder to work on, by display name; the Inbox when `None`.
     pub folder: Option<String>,
     pub heartbeat: Option<u32>,
+    /// ping-hold: how long to watch the held Pings; until the end of the run when `None`.
+    pub hold: Option<Duration>,
     pub window: u32,
     pub truncation: u32,
     /// How many devices set up (FolderSync, priming) at the same time.
@@ -155,6 +157,7 @@ impl Settings {
             server_pid: None,
             folder: None,
             heartbeat: None,
+            hold: None,
             window: 100,
             truncation: 5120,
             concurrency: 64,

@@ -1,7 +1,8 @@
 //! ping-hold: every device lists its folders and sends one Ping on the Inbox with a heartbeat
 //! longer than the run, so the server holds them all at once. Once every device has its Ping out
-//! (plus a second to settle) the server is read ("pings held"), then left alone until the end of
-//! `--duration` ("hold end"): its RSS per held Ping and its CPU while the Pings idle.
+//! (plus a second to settle) the server is read ("pings held"), then left alone for `--hold`
+//! seconds or until the end of `--duration` ("hold end"): its RSS per held Ping and its CPU
+//! while the Pings idle.
 
 use super::session::{Failure, Phone, pick_folder, ping_folder};
 use super::{Ctx, Outcome};
@@ -83,7 +84,8 @@ pub async fn run(ctx: Rc<Ctx>) -> Outcome {
         .insert("setup_seconds".into(), ctx.start.elapsed().as_secs_f64());
     // With nothing held there is nothing to watch.
     if held > 0 {
-        Timer::after(ctx.left()).await;
+        let watch = ctx.settings.hold.map_or(ctx.left(), |h| h.min(ctx.left()));
+        Timer::after(watch).await;
     }
     let still = progress.borrow().out;
     ctx.count("pings.held_to_the_end", still as u64);

@@ -17,6 +17,7 @@ pub const VALUE_FLAGS: &[&str] = &[
     "users-file",
     "folder",
     "heartbeat",
+    "hold",
     "window",
     "truncation",
     "concurrency",
@@ -125,6 +126,7 @@ pub fn settings(args: &Args) -> Result<Settings, CliError> {
     s.server_pid = number(args, "server-pid")?;
     s.folder = args.value("folder").map(str::to_string);
     s.heartbeat = number(args, "heartbeat")?;
+    s.hold = secs(args, "hold")?;
     if let Some(w) = number(args, "window")? {
         s.window = w;
     }

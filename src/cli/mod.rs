@@ -32,6 +32,7 @@ Usage:
                                      simulated phones against any EAS server; see the README, Measuring
              [--users-file F] [--insecure] [--folder NAME] [--heartbeat S] [--concurrency N]
              [--window N] [--truncation BYTES] [--timeout S] [--device-prefix P]
+             ping-hold: [--hold S]
              push-latency: [--trigger CMD] [--prepare CMD] [--notify HOST:PORT
              [--notify-secret S]] [--rounds N] [--round-timeout S]
              mixed: [--sink EMAIL] [--search WORD] [--think-ms MS]

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod autodiscover;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod collections;

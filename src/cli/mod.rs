@@ -2,6 +2,7 @@
 
 mod abq;
 mod admin;
+mod bench;
 mod deliver;
 mod device;
 mod doctor;
@@ -30,6 +31,15 @@ Usage:
                                      wake the user's Direct Push (FOLDER: INBOX, Sent, dav:calendar, * ...)
   easd deliver --config FILE EMAIL [--folder NAME]
                                      store the message on stdin in EMAIL's Maildir
+  easd bench initial-sync|ping-hold|push-latency|mixed --url URL --user U --password P
+             [--devices N] [--version 14.1] [--duration S] [--server-pid PID] [--json]
+                                     simulated phones against any EAS server; see the README, Measuring
+             [--users-file F] [--insecure] [--folder NAME] [--heartbeat S] [--concurrency N]
+             [--window N] [--truncation BYTES] [--timeout S] [--device-prefix P]
+             ping-hold: [--hold S]
+             push-latency: [--trigger CMD] [--prepare CMD] [--notify HOST:PORT
+             [--notify-secret S]] [--rounds N] [--round-timeout S]
+             mixed: [--sink EMAIL] [--search WORD] [--think-ms MS]
 
 Device management (through the running server's control socket, or on the database when it is
 stopped; ID is a DeviceId, or USER/ID when several users have it):
@@ -154,6 +164,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         "deliver" => deliver::run(&Args::parse(rest, &["config", "folder"])?),
         group @ ("device" | "abq" | "policy") => admin::run(group, rest),
         "doctor" => doctor::run(&Args::parse(rest, &["config"])?),
+        "bench" => bench::run(&Args::parse(rest, bench::VALUE_FLAGS)?),
         "check-config" => {
             let args = Args::parse(rest, &["config"])?;
             let path = args.config_path()?;

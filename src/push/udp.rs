@@ -5,6 +5,46 @@
 use super::datagram::{self, Notification};
 use smol::net::UdpSocket;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+
+/// The receive buffer asked for: a burst of notifications (one per user, `easd bench
+/// push-latency` with 1,000 users) overflowed the kernel's default of ~208 KiB on a busy box and
+/// lost most of them. The kernel caps the request at net.core.rmem_max.
+pub const RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Asks for RECEIVE_BUFFER bytes of receive buffer; returns what the kernel granted.
+pub fn enlarge_receive_buffer(socket: &impl AsRawFd) -> std::io::Result<usize> {
+    let fd = socket.as_raw_fd();
+    let want = RECEIVE_BUFFER as libc::c_int;
+    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the fd is a live socket owned by the caller, and both calls read or write exactly
+    // one c_int through a pointer to a local of that type with its size.
+    unsafe {
+        if libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&want as *const libc::c_int).cast(),
+            size,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut got: libc::c_int = 0;
+        let mut len = size;
+        if libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut got as *mut libc::c_int).cast(),
+            &mut len,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(got.max(0) as usize)
+    }
+}
 
 /// Receives datagrams until the socket fails; `handle` gets each valid notification.
 pub async fn listen(
@@ -12,6 +52,10 @@ pub async fn listen(
     secret: Option<String>,
     handle: impl Fn(Notification) + Send + 'static,
 ) {
+    match enlarge_receive_buffer(&socket) {
+        Ok(n) => log::debug!("push: UDP receive buffer {n} bytes"),
+        Err(e) => log::warn!("push: cannot enlarge the UDP receive buffer: {e}"),
+    }
     let mut buf = [0u8; datagram::MAX_LEN + 1];
     loop {
         let (n, from) = match socket.recv_from(&mut buf).await {
@@ -54,4 +98,41 @@ pub fn send(listen: SocketAddr, note: &Notification, secret: Option<&str>) -> st
     let socket = std::net::UdpSocket::bind(bind)?;
     socket.send_to(note.format(secret).as_bytes(), to)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receive_buffer(socket: &std::net::UdpSocket) -> usize {
+        let mut got: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: reads one c_int into a local of that type from a live socket.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut got as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0);
+        got as usize
+    }
+
+    #[test]
+    fn the_listener_gets_a_larger_receive_buffer_than_the_default() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let before = receive_buffer(&socket);
+        let granted = enlarge_receive_buffer(&socket).unwrap();
+        assert_eq!(granted, receive_buffer(&socket));
+        // Linux doubles the request for its bookkeeping, up to twice net.core.rmem_max.
+        let cap = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(RECEIVE_BUFFER);
+        assert!(granted > before, "{granted} <= {before}");
+        assert!(granted >= 2 * RECEIVE_BUFFER.min(cap), "{granted}");
+    }
 }

@@ -1,0 +1,262 @@
+//! Mailbox search benchmark (issue #8): a release `easd` with a 50,000-message Inbox answers
+//! Search (Store Mailbox, FreeText, Range 0-9) from one simulated phone over loopback. Prints the
+//! first search (which builds the word index from every message), then the median and worst of
+//! warm searches for a word in one message, a common word, two words together and a word in
+//! none, then the first search after 100 new messages arrive (the index catches up), with the
+//! server's CPU time and peak RSS. Builds nothing itself: cargo builds the binary this runs.
+//! `cargo bench --bench mailsearch`; MAILSEARCH_MESSAGES=N for another folder size.
+
+use easd::client::{Device, Target};
+use easd::eas::Command;
+use easd::eas::foldersync::FolderChange;
+use easd::eas::ids::{CollectionId, SyncKey};
+use easd::eas::search::{
+    MailboxQuery, Query, SearchRange, SearchRequest, SearchResponse, SearchStatus,
+};
+use easd::items::{BodyPreference, BodyType};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "bench password";
+const USER: &str = "bench@example.com";
+/// The vocabulary bodies are drawn from: each word is in about 1% of the messages (more as a
+/// prefix: the search matches word prefixes).
+const VOCABULARY: u64 = 6000;
+const WORDS_PER_BODY: u64 = 60;
+const WARM_RUNS: usize = 20;
+
+fn messages() -> u64 {
+    std::env::var("MAILSEARCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000)
+}
+
+fn hash() -> String {
+    let mut c = Process::new(env!("CARGO_BIN_EXE_easd"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("easd hash-password");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(PASSWORD.as_bytes())
+        .expect("write");
+    let out = c.wait_with_output().expect("hash");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A pronounceable made-up word for a number, so bodies look like text to the tokenizer.
+fn word(n: u64) -> String {
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "be", "da", "fu", "go", "ha", "ji", "pe",
+        "zu",
+    ];
+    let mut n = n;
+    let mut w = String::new();
+    loop {
+        w.push_str(SYLLABLES[(n % 16) as usize]);
+        n /= 16;
+        if n == 0 {
+            break;
+        }
+    }
+    w
+}
+
+/// xorshift: the same folder on every run.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn write_message(dir: &Path, sub: &str, i: u64, rng: &mut u64) {
+    let body: Vec<String> = (0..WORDS_PER_BODY)
+        .map(|_| word(next(rng) % VOCABULARY))
+        .collect();
+    let msg = format!(
+        "From: Sender {i} <s{i}@example.org>\r\nTo: Bench <{USER}>\r\nSubject: Report {i} {}\r\nDate: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <s{i}@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nUnique marker uniq{i}x.\r\n{}\r\n",
+        word(i % VOCABULARY),
+        body.join(" ")
+    );
+    let name = format!("{}.M{i}P1.bench,S={}:2,S", 1_690_000_000 + i, msg.len());
+    std::fs::write(dir.join(sub).join(name), msg).expect("write message");
+}
+
+fn status_kb(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// User plus system CPU seconds the process has used, from /proc/<pid>/stat.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
+    ticks as f64 / hz as f64
+}
+
+fn request(inbox: &CollectionId, words: &str) -> SearchRequest {
+    SearchRequest {
+        query: Query::Mailbox(MailboxQuery {
+            class: Some("Email".into()),
+            collection_ids: vec![inbox.clone()],
+            free_text: words.into(),
+            ..MailboxQuery::default()
+        }),
+        range: Some(SearchRange { first: 0, last: 9 }),
+        deep_traversal: false,
+        rebuild_results: true,
+        item_options: easd::eas::options::ItemOptions {
+            body_preferences: vec![BodyPreference {
+                truncation_size: Some(200),
+                ..BodyPreference::whole(BodyType::PlainText)
+            }],
+            ..Default::default()
+        },
+        picture: None,
+    }
+}
+
+/// One search: (time, Total).
+async fn search(phone: &mut Device, inbox: &CollectionId, words: &str) -> (Duration, u32) {
+    let body = request(inbox, words).encode();
+    let t = Instant::now();
+    let r = phone
+        .call_typed(Command::Search, &body, SearchResponse::parse)
+        .await
+        .expect("Search");
+    let took = t.elapsed();
+    assert_eq!(r.status, SearchStatus::Success, "{words}");
+    assert_eq!(r.store_status, SearchStatus::Success, "{words}");
+    (took, r.total.unwrap_or(r.results.len() as u32))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let n = messages();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let root = data.join("mail").join(USER);
+    for d in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let t = Instant::now();
+    for i in 0..n {
+        write_message(&root, "cur", i, &mut rng);
+    }
+    println!("wrote {n} messages in {:.1} s", t.elapsed().as_secs_f64());
+    let config = dir.path().join("easd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"bench\"\ndata_dir = \"{}\"\n[push]\nudp_listen = \"127.0.0.1:0\"\n[log]\nlevel = \"info\"\n[[user]]\nemail = \"{USER}\"\npassword_hash = \"{}\"\n",
+            data.display(),
+            hash()
+        ),
+    )
+    .expect("config");
+    let mut child = Process::new(env!("CARGO_BIN_EXE_easd"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("EASD_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start easd");
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = loop {
+        let line = lines.next().expect("easd exited").expect("read log");
+        if let Some(a) = line.split("listening on http://").nth(1) {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    smol::block_on(async {
+        let mut phone = Device::new(Target::http(addr), USER, PASSWORD, "search1");
+        let fs = phone
+            .folder_sync(SyncKey::Initial)
+            .await
+            .expect("FolderSync");
+        let inbox = fs
+            .changes
+            .iter()
+            .find_map(|c| match c {
+                FolderChange::Add(e) if e.kind == 2 => Some(e.server_id.clone()),
+                _ => None,
+            })
+            .expect("inbox");
+        let cpu0 = cpu_secs(pid);
+        let (first, total) = search(&mut phone, &inbox, &format!("uniq{}x", n / 2)).await;
+        assert_eq!(total, 1, "the unique word is in one message");
+        println!(
+            "first search (builds the index of {n} messages): {:.0} ms, server CPU {:.2} s",
+            ms(first),
+            cpu_secs(pid) - cpu0
+        );
+        let common = word(17);
+        let queries = [
+            ("a word in one message", format!("uniq{}x", n / 3)),
+            ("a common word (also a prefix of others)", common.clone()),
+            ("two words together", format!("{common} {}", word(4242))),
+            ("a word in none", "nowhereatall".to_string()),
+        ];
+        for (what, q) in &queries {
+            let mut times = Vec::with_capacity(WARM_RUNS);
+            let mut hits = 0;
+            let cpu = cpu_secs(pid);
+            for _ in 0..WARM_RUNS {
+                let (t, total) = search(&mut phone, &inbox, q).await;
+                times.push(t);
+                hits = total;
+            }
+            let cpu = (cpu_secs(pid) - cpu) / WARM_RUNS as f64;
+            times.sort();
+            println!(
+                "warm search, {what} ({q:?}, {hits} hits): median {:.1} ms, worst {:.1} ms of {WARM_RUNS}, server CPU {:.1} ms each",
+                ms(times[WARM_RUNS / 2]),
+                ms(times[WARM_RUNS - 1]),
+                cpu * 1000.0
+            );
+        }
+        for i in n..n + 100 {
+            write_message(&root, "new", i, &mut rng);
+        }
+        let cpu = cpu_secs(pid);
+        let (t, total) = search(&mut phone, &inbox, &format!("uniq{}x", n + 50)).await;
+        assert_eq!(total, 1, "a new message is found");
+        println!(
+            "first search after 100 new messages (the index catches up): {:.1} ms, server CPU {:.2} s",
+            ms(t),
+            cpu_secs(pid) - cpu
+        );
+        println!(
+            "server peak RSS (VmHWM): {:.1} MB",
+            status_kb(pid, "VmHWM:") as f64 / 1024.0
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}

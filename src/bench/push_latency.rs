@@ -1,0 +1,289 @@
+//! push-latency: every device syncs its Inbox to the end and holds a Ping on it. Each round, once
+//! every live device's Ping has been out for a moment, `--prepare` runs (untimed), then the change
+//! is announced: `--trigger` runs and each device's time to Ping Status 2 counts from its start,
+//! or with `--notify` the bench sends each user's datagram itself and the time counts from that
+//! user's datagram. A woken device syncs the change and Pings again, as a phone does.
+
+use super::session::{Failure, Phone, pick_folder, ping_folder, plain_text, within};
+use super::{Ctx, Outcome, shell};
+use crate::eas::ids::{CollectionId, SyncKey};
+use crate::eas::ping::{PingFolder, PingStatus};
+use crate::push::datagram::{Notification, Scope};
+use smol::Timer;
+use smol::lock::Semaphore;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a Ping must have been out before the round may begin.
+const SETTLE: Duration = Duration::from_millis(300);
+
+#[derive(Default)]
+struct Shared {
+    round: u32,
+    /// When the round's change was announced: for everyone (trigger) or per user (datagram).
+    announced: Option<Instant>,
+    per_user: HashMap<String, Instant>,
+    /// Per device: since when its Ping is out.
+    pinging: Vec<Option<Instant>>,
+    /// Per device: the last round it was woken in.
+    woken: Vec<u32>,
+    live: Vec<bool>,
+    ready: usize,
+}
+
+struct Device {
+    n: usize,
+    phone: Phone,
+    coll: CollectionId,
+    folder: PingFolder,
+    key: SyncKey,
+}
+
+async fn set_up(ctx: &Ctx, n: usize) -> Option<Device> {
+    let mut phone = ctx.phone(n);
+    let folders = phone.folders().await.ok()?;
+    let Some(folder) = pick_folder(&folders, ctx.settings.folder.as_deref()) else {
+        phone.fail("FolderSync", &Failure::Body("no such folder".into()));
+        return None;
+    };
+    let coll = folder.server_id.clone();
+    let ping = ping_folder(&coll)?;
+    let options = Some(plain_text(512));
+    let primed = phone
+        .sync(&coll, SyncKey::Initial, 100, options.clone())
+        .await
+        .ok()?;
+    let (key, _) = phone
+        .drain(&coll, primed.key, 100, options, ctx.deadline)
+        .await
+        .ok()?;
+    Some(Device {
+        n,
+        phone,
+        coll,
+        folder: ping,
+        key,
+    })
+}
+
+async fn device(ctx: Rc<Ctx>, n: usize, gate: Arc<Semaphore>, shared: Rc<RefCell<Shared>>) {
+    let dev = {
+        let _permit = gate.acquire().await;
+        set_up(&ctx, n).await
+    };
+    shared.borrow_mut().ready += 1;
+    let Some(mut dev) = dev else {
+        return;
+    };
+    shared.borrow_mut().live[n] = true;
+    let heartbeat = ctx.settings.ping_heartbeat();
+    let user = dev.phone.dev.user.clone();
+    while !ctx.left().is_zero() {
+        shared.borrow_mut().pinging[dev.n] = Some(Instant::now());
+        let answer = within(
+            ctx.left(),
+            dev.phone.ping(
+                heartbeat,
+                std::slice::from_ref(&dev.folder),
+                Duration::from_secs(30),
+            ),
+        )
+        .await;
+        let now = Instant::now();
+        shared.borrow_mut().pinging[dev.n] = None;
+        let answer = match answer {
+            None => return,
+            Some(Ok(a)) => a,
+            Some(Err(_)) => {
+                // Counted already; a phone waits a little before it tries again.
+                Timer::after(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        ctx.count(&format!("pings.status_{}", answer.status as u32), 1);
+        match answer.status {
+            PingStatus::Changes => {
+                // This round's wake-up for this device, if it is one.
+                let since = {
+                    let mut s = shared.borrow_mut();
+                    let since = s.per_user.get(&user).copied().or(s.announced);
+                    let fresh = s.woken[dev.n] < s.round;
+                    if fresh && since.is_some() {
+                        s.woken[dev.n] = s.round;
+                    }
+                    since.filter(|_| fresh)
+                };
+                match since {
+                    Some(t) => ctx
+                        .tally
+                        .borrow_mut()
+                        .latencies
+                        .record("push_wake", now - t),
+                    None => ctx.count("pings.woken_outside_a_round", 1),
+                }
+                match dev
+                    .phone
+                    .drain(&dev.coll, dev.key, 100, None, ctx.deadline)
+                    .await
+                {
+                    Ok((k, cmds)) => {
+                        dev.key = k;
+                        ctx.tally.borrow_mut().items += cmds.len() as u64;
+                    }
+                    Err(_) => {
+                        Timer::after(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            PingStatus::Expired => {}
+            other => {
+                dev.phone
+                    .fail("Ping", &Failure::Status(format!("{other:?}")));
+                Timer::after(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Waits until every live device's Ping has been out for SETTLE (or `limit` passes).
+async fn all_held(shared: &RefCell<Shared>, limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        let ok = {
+            let s = shared.borrow();
+            (0..s.live.len())
+                .filter(|&i| s.live[i])
+                .all(|i| s.pinging[i].is_some_and(|t| t.elapsed() >= SETTLE))
+        };
+        if ok {
+            return true;
+        }
+        Timer::after(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+fn announce_by_datagram(ctx: &Ctx, shared: &RefCell<Shared>) -> Result<(), String> {
+    let Some(notify) = &ctx.settings.notify else {
+        return Ok(());
+    };
+    let mut users: Vec<&str> = ctx
+        .settings
+        .accounts
+        .iter()
+        .take(ctx.settings.devices)
+        .map(|a| a.user.as_str())
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    for user in users {
+        let note = Notification {
+            email: user.to_string(),
+            scope: Scope::Folder("INBOX".into()),
+        };
+        let sent = Instant::now();
+        crate::push::udp::send(notify.addr, &note, notify.secret.as_deref())
+            .map_err(|e| format!("datagram to {}: {e}", notify.addr))?;
+        shared.borrow_mut().per_user.insert(user.to_string(), sent);
+    }
+    Ok(())
+}
+
+pub async fn run(ctx: Rc<Ctx>) -> Outcome {
+    let mut out = Outcome::default();
+    let s = &ctx.settings;
+    if s.trigger.is_none() && s.notify.is_none() {
+        out.notes
+            .push("push-latency needs --trigger CMD or --notify ADDR: nothing measured".into());
+        return out;
+    }
+    let shared = Rc::new(RefCell::new(Shared {
+        pinging: vec![None; s.devices],
+        woken: vec![0; s.devices],
+        live: vec![false; s.devices],
+        ..Shared::default()
+    }));
+    let gate = Arc::new(Semaphore::new(s.concurrency.max(1)));
+    let tasks: Vec<_> = (0..s.devices)
+        .map(|n| {
+            ctx.ex
+                .spawn(device(ctx.clone(), n, gate.clone(), shared.clone()))
+        })
+        .collect();
+    while shared.borrow().ready < s.devices && !ctx.left().is_zero() {
+        Timer::after(Duration::from_millis(50)).await;
+    }
+    let live = shared.borrow().live.iter().filter(|l| **l).count();
+    ctx.count("devices_live", live as u64);
+    ctx.mark("devices ready");
+    for round in 1..=s.rounds {
+        if ctx.left() < s.round_timeout {
+            out.notes
+                .push(format!("--duration ended the run before round {round}"));
+            break;
+        }
+        if !all_held(&shared, s.round_timeout).await {
+            ctx.tally
+                .borrow_mut()
+                .error("push: Pings not all held before the round".into());
+        }
+        if let Some(cmd) = &s.prepare
+            && let Err(e) = shell(cmd, round).await
+        {
+            ctx.tally.borrow_mut().error(format!("prepare: {e}"));
+        }
+        {
+            let mut sh = shared.borrow_mut();
+            sh.round = round;
+            sh.announced = None;
+            sh.per_user.clear();
+        }
+        let began = Instant::now();
+        if let Some(cmd) = &s.trigger {
+            shared.borrow_mut().announced = Some(began);
+            if let Err(e) = shell(cmd, round).await {
+                ctx.tally.borrow_mut().error(format!("trigger: {e}"));
+            }
+        }
+        if let Err(e) = announce_by_datagram(&ctx, &shared) {
+            ctx.tally.borrow_mut().error(format!("notify: {e}"));
+        }
+        ctx.count("rounds", 1);
+        let deadline = began + s.round_timeout;
+        loop {
+            let missing = {
+                let sh = shared.borrow();
+                (0..sh.live.len())
+                    .filter(|&i| sh.live[i] && sh.woken[i] < round)
+                    .count()
+            };
+            if missing == 0 {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let mut t = ctx.tally.borrow_mut();
+                for _ in 0..missing {
+                    t.error(format!(
+                        "push: not woken within {} s",
+                        s.round_timeout.as_secs_f64()
+                    ));
+                }
+                break;
+            }
+            Timer::after(Duration::from_millis(5)).await;
+        }
+        ctx.mark(&format!("round {round}"));
+    }
+    drop(tasks);
+    out.notes.push(match &s.notify {
+        Some(n) => format!(
+            "wake = from each user's datagram to {} to its devices' Ping Status 2",
+            n.addr
+        ),
+        None => "wake = from the start of --trigger to each device's Ping Status 2".into(),
+    });
+    out
+}

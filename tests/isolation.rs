@@ -78,9 +78,12 @@ fn setup() -> World {
     let bob_root = server.maildir(BOB);
     make_maildir(&bob_root);
     put_message(&bob_root, "", 1, "BobPrivate", "S");
-    for (i, folder) in [".A", ".B", ".C", ".D", ".E", ".Private"]
-        .iter()
-        .enumerate()
+    // Enough folders that Bob's Private gets an id beyond all of Alice's (mail and PIM).
+    for (i, folder) in [
+        ".A", ".B", ".C", ".D", ".E", ".F", ".G", ".H", ".I", ".Private",
+    ]
+    .iter()
+    .enumerate()
     {
         put_message(&bob_root, folder, 10 + i as u32, "BobPrivate", "S");
     }

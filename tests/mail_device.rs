@@ -168,7 +168,8 @@ fn quarantined_device_sees_default_folders_and_only_sends() {
         })
         .collect();
     kinds.sort();
-    assert_eq!(kinds, [2, 3, 4, 5]);
+    // The default mail folders and the default contacts, calendar, tasks and notes.
+    assert_eq!(kinds, [2, 3, 4, 5, 7, 8, 9, 10]);
 
     // Released: the message that arrived meanwhile comes.
     cli_ok(&server, &["device", "allow", "alice@example.com/devq"]);

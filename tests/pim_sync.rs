@@ -350,3 +350,101 @@ fn files_no_phone_can_show_do_not_fail_the_sync() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(text(&got[0].1, cal::SUBJECT), "Board meeting");
 }
+
+#[test]
+fn a_repeated_sync_key_replays_instead_of_adding_twice() {
+    let server = Server::start_with(Options::default());
+    let dir = dav(&server).join("contacts");
+    let mut p = phone(&server, "replay", ProtocolVersion::V14_1);
+    let id = folder_of(&folders(&mut p), 9);
+    let mut s = Synced::prime(&mut p, &id, 9, None);
+    s.drain(&mut p);
+    let before = s.key;
+    let add = vec![ClientCommand::Add {
+        client_id: ClientId::parse("dup").unwrap(),
+        data: contact("Once"),
+    }];
+    let first = s.send(&mut p, add.clone()).unwrap();
+    let sid = added_id(&first);
+    // The response was lost: the phone sends the same request with the same key.
+    s.key = before;
+    let again = s.send(&mut p, add).unwrap();
+    assert_eq!(added_id(&again), sid);
+    let with_once: Vec<String> = files(&dir)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read_to_string(dir.join(f))
+                .unwrap()
+                .contains("Once")
+        })
+        .collect();
+    assert_eq!(with_once.len(), 1, "{with_once:?}");
+    // A file written while the response was lost still arrives exactly once.
+    put(&dir, "late.vcf", CARD);
+    s.key = before;
+    let r = s.send(&mut p, Vec::new()).unwrap();
+    let mut got = adds(&r.collections[0].commands);
+    got.extend(adds(&s.drain(&mut p)));
+    let late: Vec<_> = got
+        .iter()
+        .filter(|(_, d)| text(d, c::FIRST_NAME) == "Jeanne")
+        .collect();
+    assert_eq!(late.len(), 1, "{got:?}");
+    assert!(got.iter().all(|(_, d)| text(d, c::FIRST_NAME) != "Once"));
+    let mut other = phone(&server, "replay-2", ProtocolVersion::V14_1);
+    folders(&mut other);
+    let mut o = Synced::prime(&mut other, &id, 9, None);
+    assert_eq!(adds(&o.drain(&mut other)).len(), 2);
+}
+
+#[test]
+fn elements_outside_supported_are_ghosted_in_changes() {
+    let server = Server::start_with(Options::default());
+    let dir = dav(&server).join("contacts");
+    let card = |uid: &str, first: &str| {
+        CARD.replace("card-1", uid)
+            .replace("Jeanne", first)
+            .replace(
+                "END:VCARD",
+                "CATEGORIES:Family\r\nNOTE:Likes tea\r\nEND:VCARD",
+            )
+    };
+    put(&dir, "ghost.vcf", &card("ghost", "Jeanne"));
+    put(&dir, "plain.vcf", &card("plain", "Lucie"));
+    let supported = vec![c::FIRST_NAME, c::LAST_NAME, c::FILE_AS, c::EMAIL1_ADDRESS];
+    for (device, list, file, first, kept) in [
+        ("ghosting", Some(supported), "ghost.vcf", "Jeanne", true),
+        ("full", None, "plain.vcf", "Lucie", false),
+    ] {
+        let mut p = phone(&server, device, ProtocolVersion::V14_1);
+        let id = folder_of(&folders(&mut p), 9);
+        let mut s = Synced::prime_with(&mut p, &id, 9, None, list);
+        let got = adds(&s.drain(&mut p));
+        let sid = got
+            .iter()
+            .find(|(_, d)| text(d, c::FIRST_NAME) == first)
+            .map(|(sid, _)| sid.clone())
+            .unwrap();
+        // The phone sends only what it supports: names and the address.
+        let change = app()
+            .with_text(c::FIRST_NAME, format!("{first}-Marie"))
+            .with_text(c::LAST_NAME, "Martin")
+            .with_text(c::FILE_AS, format!("Martin, {first}-Marie"))
+            .with_text(c::EMAIL1_ADDRESS, "jeanne@example.fr");
+        let r = s
+            .send(
+                &mut p,
+                vec![ClientCommand::Change {
+                    server_id: sid,
+                    data: change,
+                }],
+            )
+            .unwrap();
+        assert!(r.collections[0].responses.is_empty(), "{r:?}");
+        let after = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(after.contains(&format!("{first}-Marie")), "{after}");
+        assert_eq!(after.contains("CATEGORIES:Family"), kept, "{after}");
+        assert_eq!(after.contains("Likes tea"), kept, "{after}");
+        assert!(after.contains("X-RADICALE-SECRET:keep me"), "{after}");
+    }
+}

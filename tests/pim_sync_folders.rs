@@ -286,3 +286,72 @@ fn vdir_changes_wake_held_pings() {
     let r = h.join().unwrap();
     assert!(changed(&r, &id), "{r:?}");
 }
+
+#[test]
+fn items_move_between_collections_of_one_kind() {
+    use easd::eas::Command;
+    use easd::eas::moveitems::{Move, MoveItemsRequest, MoveItemsResponse, MoveStatus};
+    let server = Server::start_with(Options::default());
+    let root = dav(&server);
+    put(&root.join("calendar"), "pushed.ics", EVENT);
+    let mut p = phone(&server, "mover", ProtocolVersion::V14_1);
+    let first = run(p.folder_sync(SyncKey::Initial)).unwrap();
+    let id_of = |kind: u8| {
+        first
+            .changes
+            .iter()
+            .find_map(|c| match c {
+                FolderChange::Add(e) if e.kind == kind => Some(e.server_id.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let (cal_id, contacts_id, inbox) = (id_of(8), id_of(9), id_of(2));
+    let r = run(p.folder_create(&FolderCreateRequest {
+        sync_key: first.sync_key.unwrap(),
+        parent_id: top(),
+        display_name: "Work".into(),
+        kind: 13,
+    }))
+    .unwrap();
+    let work = r.server_id.unwrap();
+    let mut s = Synced::prime(&mut p, &cal_id, 8, None);
+    let sid = match &s.drain(&mut p)[..] {
+        [easd::eas::sync::ServerCommand::Add { server_id, .. }] => server_id.clone(),
+        other => panic!("{other:?}"),
+    };
+    let mv = |p: &mut Device, dst: &CollectionId| {
+        run(p.call_typed(
+            Command::MoveItems,
+            &MoveItemsRequest {
+                moves: vec![Move {
+                    src_msg_id: sid.clone(),
+                    src_fld_id: cal_id.clone(),
+                    dst_fld_id: dst.clone(),
+                }],
+            }
+            .encode(),
+            MoveItemsResponse::parse,
+        ))
+        .unwrap()
+        .responses
+        .remove(0)
+    };
+    // Not into an address book or a mail folder.
+    assert_eq!(
+        mv(&mut p, &contacts_id).status,
+        MoveStatus::InvalidDestination
+    );
+    assert_eq!(mv(&mut p, &inbox).status, MoveStatus::InvalidDestination);
+    let moved = mv(&mut p, &work);
+    assert_eq!(moved.status, MoveStatus::Success);
+    assert!(files(&root.join("calendar")).is_empty());
+    assert_eq!(files(&root.join("work")), ["pushed.ics"]);
+    let dst = moved.dst_msg_id.unwrap();
+    assert!(dst.as_str().starts_with(&format!("{}:", work.as_str())));
+    // Another phone sees it in the new calendar.
+    let mut other = phone(&server, "mover-2", ProtocolVersion::V14_1);
+    folders(&mut other);
+    let mut o = Synced::prime(&mut other, &work, 13, None);
+    assert_eq!(o.drain(&mut other).len(), 1);
+}

@@ -128,7 +128,11 @@ fn deleting_the_state_file_loses_no_mail_and_phones_resync() {
     let r = run(phone.folder_sync(SyncKey::first(1))).unwrap();
     assert_eq!(r.status, FolderSyncStatus::InvalidSyncKey);
     let (inbox, folders) = run(inbox_id(&mut phone));
-    assert_eq!(folders.len(), 6, "Inbox, Work and four special folders");
+    assert_eq!(
+        folders.len(),
+        10,
+        "Inbox, Work, four special folders and the four default PIM collections"
+    );
     let resp = run(phone.sync(&sync_req(&inbox, key, 25)))
         .unwrap()
         .unwrap();

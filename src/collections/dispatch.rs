@@ -8,7 +8,7 @@ use super::{Account, Folder, Source};
 use crate::ProtocolVersion;
 use crate::items::email::EmailOptions;
 use crate::state::index::Item;
-use crate::wbxml::Element;
+use crate::wbxml::{Element, Tag};
 
 pub struct Backends<'a> {
     mail: MailBackend<'a>,
@@ -23,6 +23,27 @@ impl<'a> Backends<'a> {
                 .pim
                 .clone()
                 .map(|store| PimBackend::new(account, store, version)),
+        }
+    }
+
+    /// The Sync `Supported` list of the collection: PIM Changes then leave other elements as
+    /// they are stored (ghosting).
+    pub fn with_supported(mut self, supported: Option<Vec<Tag>>) -> Backends<'a> {
+        self.pim = self.pim.map(|p| p.with_supported(supported));
+        self
+    }
+
+    /// Moves an item between two folders of the same class.
+    pub fn move_item(
+        &self,
+        from: &Folder,
+        item: &Item,
+        to: &Folder,
+    ) -> Result<Created, BackendError> {
+        match (&from.source, &to.source, &self.pim) {
+            (Source::Mail(_), Source::Mail(_), _) => self.mail.move_item(from, item, to),
+            (Source::Dav(..), Source::Dav(..), Some(pim)) => pim.move_item(from, item, to),
+            _ => Err(BackendError::Unsupported),
         }
     }
 

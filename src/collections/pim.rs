@@ -16,7 +16,7 @@ use crate::items::uid::{item_uid, new_uid};
 use crate::items::{calendar, contact, note, task};
 use crate::state::index::{Item, LocalChange, RefreshError, ScanEntry};
 use crate::store::vdir::{CollectionName, Href, PimError, PimKind, PimStore, Stored};
-use crate::wbxml::Element;
+use crate::wbxml::{Element, Tag};
 use std::sync::Arc;
 
 /// The time of a task that is not complete: after every FilterType's window start, so only
@@ -119,6 +119,7 @@ pub struct PimBackend<'a> {
     account: &'a Account<'a>,
     store: Arc<dyn PimStore>,
     version: ProtocolVersion,
+    supported: Option<Vec<Tag>>,
 }
 
 impl<'a> PimBackend<'a> {
@@ -131,7 +132,13 @@ impl<'a> PimBackend<'a> {
             account,
             store,
             version,
+            supported: None,
         }
+    }
+
+    pub fn with_supported(mut self, supported: Option<Vec<Tag>>) -> PimBackend<'a> {
+        self.supported = supported;
+        self
     }
 
     /// The conversion options for this account and request.
@@ -139,6 +146,7 @@ impl<'a> PimBackend<'a> {
         let mut o = ConvertOptions::new(version);
         o.time_zone = self.account.app.config.dav.zone();
         o.user_addresses = vec![self.account.user.to_string()];
+        o.supported = self.supported.clone();
         o.body_preferences = if version < ProtocolVersion::V12_0 {
             vec![(1, email.truncation)]
         } else {
@@ -236,6 +244,35 @@ impl<'a> PimBackend<'a> {
             return Err(BackendError::Unsupported);
         }
         Ok(())
+    }
+
+    /// Moves an item to another collection of the same kind (a phone moving an event to
+    /// another calendar): written there first, then removed here.
+    pub fn move_item(
+        &self,
+        from: &Folder,
+        item: &Item,
+        to: &Folder,
+    ) -> Result<Created, BackendError> {
+        let (src, src_kind) = dav_source(from)?;
+        let (dst, dst_kind) = dav_source(to)?;
+        if src_kind != dst_kind {
+            return Err(BackendError::Unsupported);
+        }
+        let href = Self::href(item)?;
+        let text = self.store.read(src, &href)?;
+        let uid = item_uid(&text).unwrap_or_else(new_uid);
+        let stored = self.store.create(dst, &uid, &text)?;
+        let created = self.note_stored(to, &stored, &text)?;
+        match self.store.delete(src, &href) {
+            Ok(()) | Err(PimError::ItemNotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.account
+            .app
+            .index
+            .note_local_change(from.coll, LocalChange::Remove { key: href.as_str() })?;
+        Ok(created)
     }
 
     /// Rewrites a stored item with `edit` applied to its text.

@@ -7,7 +7,7 @@ use super::ids::{CollectionId, ServerId};
 use super::limits::DeviceLimits;
 use super::{Reply, Request};
 use crate::app::App;
-use crate::collections::{Account, BackendError, Folder, ItemClass};
+use crate::collections::{Account, BackendError, Folder};
 use crate::state::index::Uid;
 use crate::state::sync::{Batch, DeviceRef};
 use crate::wbxml::Element;
@@ -115,9 +115,7 @@ impl MoveItemsResponse {
 
 fn find<'f>(folders: &'f [Folder], id: &CollectionId) -> Option<&'f Folder> {
     let n = id.number()?;
-    folders
-        .iter()
-        .find(|f| f.id == n && f.kind.class() == ItemClass::Email)
+    folders.iter().find(|f| f.id == n)
 }
 
 /// Moves one message; the device's states learn of it so it is not echoed.
@@ -142,7 +140,11 @@ fn move_one(
     if src.id == dst.id {
         return Ok(answer(MoveStatus::SameFolder, None));
     }
-    let backend = account.backend();
+    // Mail moves between mail folders, contacts between address books, and so on.
+    if src.kind.class() != dst.kind.class() {
+        return Ok(answer(MoveStatus::InvalidDestination, None));
+    }
+    let backend = account.items(crate::ProtocolVersion::V16_1);
     crate::collections::ItemBackend::refresh(&backend, src).map_err(|e| e.to_string())?;
     let item = match m.src_msg_id.numbers() {
         Some((c, u)) if c == src.id => app

@@ -83,11 +83,24 @@ pub struct Synced {
     pub key: SyncKey,
     pub class: Option<String>,
     pub options: ItemOptions,
+    /// Sent with SyncKey 0.
+    pub supported: Option<Vec<easd::wbxml::Tag>>,
 }
 
 impl Synced {
     /// Primes the collection (SyncKey 0) with `filter`.
     pub fn prime(phone: &mut Device, id: &CollectionId, kind: u8, filter: Option<u8>) -> Synced {
+        Synced::prime_with(phone, id, kind, filter, None)
+    }
+
+    /// Primes with a Supported list.
+    pub fn prime_with(
+        phone: &mut Device,
+        id: &CollectionId,
+        kind: u8,
+        filter: Option<u8>,
+        supported: Option<Vec<easd::wbxml::Tag>>,
+    ) -> Synced {
         let class = (phone.version < ProtocolVersion::V12_1).then(|| class_of(kind).to_string());
         let options = ItemOptions {
             filter_type: filter,
@@ -103,6 +116,7 @@ impl Synced {
             key: SyncKey::Initial,
             class,
             options,
+            supported,
         };
         let r = s.send(phone, Vec::new()).expect("priming answers");
         assert_eq!(r.collections[0].status, SyncStatus::Success);
@@ -123,6 +137,9 @@ impl Synced {
             c.get_changes = Some(true);
         }
         c.commands = commands;
+        if self.key == SyncKey::Initial {
+            c.supported = self.supported.clone();
+        }
         let r = run(phone.sync(&SyncRequest {
             collections: vec![c],
             ..SyncRequest::default()

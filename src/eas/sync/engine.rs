@@ -6,7 +6,7 @@
 
 use super::apply::{Applier, code};
 use super::collect::{CollectError, Collected, Collector};
-use super::request::CollectionRequest;
+use super::request::{CollectionRequest, supported_element};
 use super::response::{ClientResponse, CollectionResponse, SyncStatus};
 use crate::ProtocolVersion;
 use crate::app::App;
@@ -21,7 +21,7 @@ use crate::state::sync::{
     Backfill, ClientResult, CollectionState, DeviceRef, KeyNo, Outcome, Snapshot, SyncStateError,
 };
 use crate::state::uidset::UidSet;
-use crate::wbxml::{self, tags::airsync};
+use crate::wbxml::{self, Tag, tags::airsync};
 use std::fmt;
 
 /// What one request shares across its collections.
@@ -123,24 +123,57 @@ pub fn run(ctx: &Context<'_>, req: &CollectionRequest, window: usize) -> Prepare
     }
 }
 
-/// The options in force: the request's, else the ones stored with the state.
+/// The options a collection is synced with.
+struct Resolved {
+    options: ItemOptions,
+    /// What is stored with the state: the Options element, plus the Supported list.
+    bytes: Vec<u8>,
+    supported: Option<Vec<Tag>>,
+}
+
+/// The options in force: the request's, else the ones stored with the state; and the client's
+/// Supported list (sent with SyncKey 0 only), kept with the stored options so later Changes
+/// are read with it.
 fn resolve_options(
     req: &CollectionRequest,
     stored: Option<&CollectionState>,
-) -> Result<(ItemOptions, Vec<u8>), EngineError> {
-    if let Some(o) = &req.options {
-        return Ok((o.clone(), wbxml::encode(&o.encode(airsync::OPTIONS))));
-    }
-    match stored.filter(|s| !s.options.is_empty()) {
+) -> Result<Resolved, EngineError> {
+    let stored_el = match stored.filter(|s| !s.options.is_empty()) {
         Some(s) => {
-            let el =
-                wbxml::decode(&s.options).map_err(|e| EngineError::StoredOptions(e.to_string()))?;
-            let o =
-                ItemOptions::parse(&el).map_err(|e| EngineError::StoredOptions(e.to_string()))?;
-            Ok((o, s.options.clone()))
+            Some(wbxml::decode(&s.options).map_err(|e| EngineError::StoredOptions(e.to_string()))?)
         }
-        None => Ok((ItemOptions::default(), Vec::new())),
+        None => None,
+    };
+    let supported = req.supported.clone().or_else(|| {
+        stored_el
+            .as_ref()
+            .and_then(|el| el.first(airsync::SUPPORTED))
+            .map(|s| s.elements().map(|e| e.tag).collect())
+    });
+    let options = match (&req.options, &stored_el) {
+        (Some(o), _) => Some(o.clone()),
+        (None, Some(el)) => {
+            Some(ItemOptions::parse(el).map_err(|e| EngineError::StoredOptions(e.to_string()))?)
+        }
+        (None, None) => None,
+    };
+    if options.is_none() && supported.is_none() {
+        return Ok(Resolved {
+            options: ItemOptions::default(),
+            bytes: Vec::new(),
+            supported: None,
+        });
     }
+    let options = options.unwrap_or_default();
+    let mut el = options.encode(airsync::OPTIONS);
+    if let Some(tags) = &supported {
+        el.push(supported_element(tags));
+    }
+    Ok(Resolved {
+        bytes: wbxml::encode(&el),
+        options,
+        supported,
+    })
 }
 
 fn run_collection(
@@ -159,7 +192,6 @@ fn run_collection(
         )));
     };
     let states = &ctx.app.sync_states;
-    let backend = ctx.account.items(ctx.version);
     let stored = states.collection(ctx.dev, folder.id)?;
     let invalid_key = || {
         let mut r = CollectionResponse::status(id.clone(), SyncStatus::InvalidSyncKey);
@@ -171,7 +203,12 @@ fn run_collection(
         (None, Some(s)) => sync_key(s.current.key),
         (None, None) => return Ok(invalid_key()),
     };
-    let (options, options_bytes) = resolve_options(req, stored.as_ref())?;
+    let Resolved {
+        options,
+        bytes: options_bytes,
+        supported,
+    } = resolve_options(req, stored.as_ref())?;
+    let backend = ctx.account.items(ctx.version).with_supported(supported);
     let email_opts = match options.email(ctx.version) {
         Ok(o) => ctx.limits.email_options(o),
         Err(

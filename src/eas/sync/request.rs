@@ -3,8 +3,8 @@
 use crate::eas::fields::{self, ParseError};
 use crate::eas::ids::{ClientId, CollectionId, ServerId, SyncKey};
 use crate::eas::options::ItemOptions;
-use crate::wbxml::Element;
 use crate::wbxml::tags::{airsync, airsyncbase};
+use crate::wbxml::{Element, Tag};
 
 /// A client change in a collection's Commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +48,9 @@ pub struct CollectionRequest {
     pub deletes_as_moves: Option<bool>,
     pub get_changes: Option<bool>,
     pub window_size: Option<u32>,
+    /// The elements the client supports (contacts and calendar, SyncKey 0 only); others are
+    /// ghosted: their absence in a Change keeps the stored value (MS-ASCMD 2.2.3.168).
+    pub supported: Option<Vec<Tag>>,
     /// Options for the collection's own class (others, e.g. SMS, are ignored).
     pub options: Option<ItemOptions>,
     pub commands: Vec<ClientCommand>,
@@ -65,6 +68,15 @@ pub struct SyncRequest {
     pub partial: bool,
 }
 
+/// A `Supported` element listing `tags`.
+pub fn supported_element(tags: &[Tag]) -> Element {
+    let mut el = Element::new(airsync::SUPPORTED);
+    for &t in tags {
+        el.push(Element::new(t));
+    }
+    el
+}
+
 impl CollectionRequest {
     /// A request for one collection with GetChanges and a window.
     pub fn new(collection_id: CollectionId, sync_key: SyncKey) -> CollectionRequest {
@@ -75,6 +87,7 @@ impl CollectionRequest {
             deletes_as_moves: None,
             get_changes: None,
             window_size: None,
+            supported: None,
             options: None,
             commands: Vec::new(),
         }
@@ -139,6 +152,9 @@ impl CollectionRequest {
             deletes_as_moves: fields::opt_flag(el, airsync::DELETES_AS_MOVES)?,
             get_changes: fields::opt_flag(el, airsync::GET_CHANGES)?,
             window_size: fields::opt_value(el, airsync::WINDOW_SIZE)?,
+            supported: el
+                .first(airsync::SUPPORTED)
+                .map(|s| s.elements().map(|e| e.tag).collect()),
             options,
             commands,
         })
@@ -154,6 +170,9 @@ impl CollectionRequest {
             self.sync_key.unwrap_or(SyncKey::Initial).to_string(),
         );
         el.push_text(airsync::COLLECTION_ID, self.collection_id.as_str());
+        if let Some(tags) = &self.supported {
+            el.push(supported_element(tags));
+        }
         if let Some(d) = self.deletes_as_moves {
             el.push_text(airsync::DELETES_AS_MOVES, if d { "1" } else { "0" });
         }
@@ -253,6 +272,7 @@ impl SyncRequest {
                 .iter()
                 .map(|c| CollectionRequest {
                     sync_key: None,
+                    supported: None,
                     commands: Vec::new(),
                     ..c.clone()
                 })
@@ -274,6 +294,7 @@ mod tests {
         c.window_size = Some(100);
         c.get_changes = Some(true);
         c.deletes_as_moves = Some(false);
+        c.supported = Some(vec![crate::wbxml::tags::contacts::FIRST_NAME]);
         c.options = Some(ItemOptions {
             filter_type: Some(2),
             ..ItemOptions::default()

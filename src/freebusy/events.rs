@@ -19,6 +19,7 @@ use crate::items::rrule::RRule;
 use crate::items::zones::Zones;
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
+use std::collections::HashMap;
 
 /// Whose calendar it is and how much work one file may cost.
 #[derive(Clone, Debug)]
@@ -38,30 +39,41 @@ impl Reader<'_> {
         let doc = Document::parse(ics).into_calendar();
         for cal in doc.components.iter().filter(|c| c.is("VCALENDAR")) {
             let zones = Zones::from_calendar(cal);
-            let events: Vec<&Component> = cal.children.iter().filter(|c| c.is("VEVENT")).collect();
-            for (i, ev) in events.iter().enumerate() {
+            // One exported file can hold a whole calendar: group by UID once.
+            let mut series: HashMap<Option<String>, (Vec<&Component>, Vec<&Component>)> =
+                HashMap::new();
+            let mut order = Vec::new();
+            for ev in cal.children.iter().filter(|c| c.is("VEVENT")) {
+                let uid = ev.text("UID");
+                let entry = series.entry(uid.clone()).or_insert_with(|| {
+                    order.push(uid);
+                    (Vec::new(), Vec::new())
+                });
                 if ev.prop("RECURRENCE-ID").is_some() {
-                    let has_master = events.iter().any(|m| {
-                        m.prop("RECURRENCE-ID").is_none() && m.text("UID") == ev.text("UID")
-                    });
-                    // An override without its series (an invitation to one occurrence) is
-                    // an event of its own.
-                    if has_master {
-                        continue;
+                    entry.1.push(ev);
+                } else {
+                    entry.0.push(ev);
+                }
+            }
+            for uid in order {
+                let Some((masters, overrides)) = series.get(&uid) else {
+                    continue;
+                };
+                match masters.as_slice() {
+                    // Overrides without their series (an invitation to one occurrence) are
+                    // events of their own.
+                    [] => {
+                        for o in overrides {
+                            self.series(o, &[], &zones, out);
+                        }
+                    }
+                    [master, rest @ ..] => {
+                        self.series(master, overrides, &zones, out);
+                        for other in rest {
+                            self.series(other, &[], &zones, out);
+                        }
                     }
                 }
-                let overrides: Vec<&Component> = events
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, o)| {
-                        *j != i
-                            && ev.prop("RECURRENCE-ID").is_none()
-                            && o.prop("RECURRENCE-ID").is_some()
-                            && o.text("UID") == ev.text("UID")
-                    })
-                    .map(|(_, o)| *o)
-                    .collect();
-                self.series(ev, &overrides, &zones, out);
             }
         }
     }

@@ -448,3 +448,56 @@ fn elements_outside_supported_are_ghosted_in_changes() {
         assert!(after.contains("X-RADICALE-SECRET:keep me"), "{after}");
     }
 }
+
+#[test]
+fn item_operations_fetches_a_contact() {
+    use easd::eas::Command;
+    use easd::eas::itemoperations::{
+        FetchTarget, Fetched, ItemOperationsRequest, ItemOperationsResponse, Operation,
+        OperationResponse,
+    };
+    let server = Server::start_with(Options::default());
+    put(&dav(&server).join("contacts"), "card-1.vcf", CARD);
+    let mut p = phone(&server, "fetcher", ProtocolVersion::V14_1);
+    let id = folder_of(&folders(&mut p), 9);
+    let mut s = Synced::prime(&mut p, &id, 9, None);
+    let (sid, _) = adds(&s.drain(&mut p)).remove(0);
+    let r = easd_run_fetch(&mut p, &id, &sid);
+    match &r.responses[..] {
+        [
+            OperationResponse::Fetch {
+                fetched: Some(Fetched::Item { class, data }),
+                ..
+            },
+        ] => {
+            assert_eq!(class, "Contacts");
+            assert_eq!(text(data, c::FIRST_NAME), "Jeanne");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    fn easd_run_fetch(
+        p: &mut easd::client::Device,
+        id: &easd::eas::ids::CollectionId,
+        sid: &ServerId,
+    ) -> ItemOperationsResponse {
+        common::run(
+            p.call_typed(
+                Command::ItemOperations,
+                &ItemOperationsRequest {
+                    operations: vec![Operation::Fetch {
+                        target: FetchTarget::Item {
+                            collection_id: id.clone(),
+                            server_id: sid.clone(),
+                        },
+                        options: Default::default(),
+                        range: None,
+                    }],
+                }
+                .encode(),
+                ItemOperationsResponse::parse,
+            ),
+        )
+        .unwrap()
+    }
+}

@@ -9,7 +9,7 @@ use super::options::ItemOptions;
 use super::{Reply, Request};
 use crate::ProtocolVersion;
 use crate::app::App;
-use crate::collections::{Account, Folder, ItemBackend, ItemClass};
+use crate::collections::{Account, Folder, ItemBackend};
 use crate::items::email::{attachment, parse_file_reference};
 use crate::state::index::Uid;
 use crate::wbxml::Element;
@@ -448,7 +448,7 @@ fn fetch(
                 Ok(mut data) => Ok((
                     ItemOpsStatus::Success,
                     Some(Fetched::Item {
-                        class: ItemClass::Email.name().to_string(),
+                        class: folder.kind.class().name().to_string(),
                         data: {
                             limits.strip(&mut data);
                             data

@@ -2,14 +2,11 @@ use super::props::{self, Props};
 use super::*;
 use std::fs;
 
-fn temp_root(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "easd-vdir-{tag}-{}-{}",
-        std::process::id(),
-        crate::items::uid::new_uid()
-    ));
-    fs::create_dir_all(&dir).unwrap();
-    dir.join("collection-root").join("alice@example.com")
+/// A Radicale-style user root in a temporary directory (removed when the guard drops).
+fn temp_root() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("collection-root").join("alice@example.com");
+    (dir, root)
 }
 
 fn name(s: &str) -> CollectionName {
@@ -18,7 +15,7 @@ fn name(s: &str) -> CollectionName {
 
 #[test]
 fn defaults_are_radicale_collections() {
-    let root = temp_root("defaults");
+    let (_guard, root) = temp_root();
     let store = Vdir::new(root.clone());
     store.ensure_defaults().unwrap();
     store.ensure_defaults().unwrap();
@@ -49,7 +46,7 @@ fn defaults_are_radicale_collections() {
 
 #[test]
 fn items_are_written_whole_and_listed_without_dotfiles() {
-    let root = temp_root("items");
+    let (_guard, root) = temp_root();
     let store = Vdir::new(root.clone());
     store.ensure_defaults().unwrap();
     let cal = name("calendar");
@@ -105,7 +102,7 @@ fn items_are_written_whole_and_listed_without_dotfiles() {
 
 #[test]
 fn user_collections_keep_their_properties() {
-    let root = temp_root("user");
+    let (_guard, root) = temp_root();
     let store = Vdir::new(root.clone());
     store.ensure_defaults().unwrap();
     let made = store
@@ -141,7 +138,7 @@ fn user_collections_keep_their_properties() {
 
 #[test]
 fn plain_vdirs_are_recognised() {
-    let root = temp_root("plain");
+    let (_guard, root) = temp_root();
     fs::create_dir_all(root.join("work")).unwrap();
     fs::write(root.join("work/a.vcf"), "BEGIN:VCARD\r\nEND:VCARD\r\n").unwrap();
     fs::write(root.join("work/displayname"), "Work people\n").unwrap();

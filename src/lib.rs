@@ -16,6 +16,7 @@ pub mod demo;
 pub mod device;
 pub mod doctor;
 pub mod eas;
+pub mod freebusy;
 pub mod gal;
 pub mod http;
 pub mod items;

@@ -202,6 +202,7 @@ fn resolve_recipients_from_the_gal() {
         ],
         certificate_retrieval: Some(2),
         max_ambiguous: Some(10),
+        availability: None,
         picture: Some(PictureOptions {
             max_size: Some(100_000),
             max_pictures: Some(1),

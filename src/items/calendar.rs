@@ -11,8 +11,8 @@
 
 mod attendees;
 mod exceptions;
-mod fields;
-mod times;
+pub(crate) mod fields;
+pub(crate) mod times;
 
 use super::alarm;
 use super::component::{Component, Document};

@@ -39,7 +39,7 @@ pub enum Mode {
     Exception,
 }
 
-fn busy_status(ev: &Component) -> u8 {
+pub(crate) fn busy_status(ev: &Component) -> u8 {
     if let Some(cdo) = ev.text("X-MICROSOFT-CDO-BUSYSTATUS")
         && let Some(&(code, _)) = BUSY
             .iter()

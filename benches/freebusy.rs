@@ -1,0 +1,171 @@
+//! Free/busy benchmark: a release `easd` with bob's vdir calendar of 5,000 files (single events
+//! in named zones, all-day events, weekly series with an EXDATE, daily series with an override)
+//! and alice's phone asking ResolveRecipients Availability for bob over the longest window the
+//! spec allows (42 days, 2,016 digits). Prints the median and worst answer time of 20 requests
+//! with the server's CPU time per answer, and the server's peak RSS. Run with
+//! `cargo bench --bench freebusy`.
+
+use easd::client::{Device, Target};
+use easd::eas::Command as EasCommand;
+use easd::eas::resolverecipients::{
+    AvailabilityRequest, AvailabilityStatus, ResolveRequest, ResolveResponse,
+};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EVENTS: u32 = 5_000;
+const REQUESTS: usize = 20;
+const PASSWORD: &str = "bench password";
+
+fn hash() -> String {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_easd"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("easd hash-password");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(PASSWORD.as_bytes())
+        .expect("write");
+    let out = c.wait_with_output().expect("hash");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Event `i`, spread over 2030 so a 42-day window meets about a ninth of the single ones and
+/// every series.
+fn event(i: u32) -> String {
+    let day = 1 + i % 28;
+    let month = 1 + (i / 28) % 12;
+    let body = match i % 4 {
+        0 => format!(
+            "DTSTART;TZID=Europe/Paris:2030{month:02}{day:02}T090000\r\nDTEND;TZID=Europe/Paris:2030{month:02}{day:02}T100000\r\n"
+        ),
+        1 => format!(
+            "DTSTART;VALUE=DATE:2030{month:02}{day:02}\r\nDTEND;VALUE=DATE:2030{month:02}{:02}\r\nX-MICROSOFT-CDO-BUSYSTATUS:OOF\r\n",
+            day + 1
+        ),
+        2 => format!(
+            "DTSTART;TZID=America/New_York:2029{month:02}{day:02}T140000\r\nDTEND;TZID=America/New_York:2029{month:02}{day:02}T150000\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE\r\nEXDATE;TZID=America/New_York:2030{month:02}{day:02}T140000\r\n"
+        ),
+        _ => format!(
+            "DTSTART:2029{month:02}{day:02}T070000Z\r\nDURATION:PT30M\r\nRRULE:FREQ=DAILY;INTERVAL=3\r\nX-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:bench-{i}\r\nRECURRENCE-ID:2030{month:02}{day:02}T070000Z\r\nDTSTART:2030{month:02}{day:02}T120000Z\r\nDTEND:2030{month:02}{day:02}T130000Z\r\n"
+        ),
+    };
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\nUID:bench-{i}\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Event {i}\r\n{body}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+fn make_calendar(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    for i in 0..EVENTS {
+        std::fs::write(dir.join(format!("bench-{i}.ics")), event(i)).expect("write event");
+    }
+}
+
+fn vm_hwm_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// User plus system CPU seconds the process has used, from /proc/<pid>/stat.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
+    ticks as f64 / hz as f64
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    make_calendar(&data.join("dav").join("bob@example.com").join("calendar"));
+    let config = dir.path().join("easd.toml");
+    let hash = hash();
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"bench\"\ndata_dir = \"{}\"\n[push]\nudp_listen = \"127.0.0.1:0\"\n[dav]\ntime_zone = \"Europe/Paris\"\n[log]\nlevel = \"info\"\n[[user]]\nemail = \"alice@example.com\"\npassword_hash = \"{hash}\"\n[[user]]\nemail = \"bob@example.com\"\npassword_hash = \"{hash}\"\n",
+            data.display(),
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_easd"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start easd");
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = loop {
+        let line = lines.next().expect("easd exited").expect("read log");
+        if let Some(a) = line.split("listening on http://").nth(1) {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let req = ResolveRequest {
+        to: vec!["bob@example.com".into()],
+        certificate_retrieval: None,
+        max_ambiguous: None,
+        availability: Some(AvailabilityRequest {
+            start_time: "2030-03-01T00:00:00Z".parse().expect("start"),
+            end_time: Some("2030-04-12T00:00:00Z".parse().expect("end")),
+        }),
+        picture: None,
+    };
+    smol::block_on(async {
+        let mut phone = Device::new(Target::http(addr), "alice@example.com", PASSWORD, "fb");
+        let mut times: Vec<Duration> = Vec::with_capacity(REQUESTS);
+        let cpu_start = cpu_secs(pid);
+        let mut busy = 0;
+        for _ in 0..REQUESTS {
+            let t = Instant::now();
+            let tree = phone
+                .call(EasCommand::ResolveRecipients, &req.encode())
+                .await
+                .expect("ResolveRecipients");
+            times.push(t.elapsed());
+            let resp = ResolveResponse::parse(&tree).expect("parse");
+            let a = resp.responses[0].recipients[0]
+                .availability
+                .clone()
+                .expect("availability");
+            assert_eq!(a.status, AvailabilityStatus::Success);
+            let digits = a.merged_free_busy.expect("digits");
+            assert_eq!(digits.len(), 2016);
+            busy = digits.chars().filter(|c| *c != '0').count();
+        }
+        let cpu = (cpu_secs(pid) - cpu_start) / REQUESTS as f64;
+        times.sort();
+        println!(
+            "free/busy of a {EVENTS}-file calendar over 42 days ({busy} of 2016 slots not free): median {:.1} ms, worst {:.1} ms of {REQUESTS} requests; server CPU {:.1} ms per answer",
+            times[REQUESTS / 2].as_secs_f64() * 1000.0,
+            times[REQUESTS - 1].as_secs_f64() * 1000.0,
+            cpu * 1000.0
+        );
+        println!(
+            "server peak RSS (VmHWM): {:.1} MB",
+            vm_hwm_kb(pid) as f64 / 1024.0
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -13,6 +13,7 @@ mod draft;
 mod html;
 mod options;
 mod parsed;
+mod smart;
 
 use std::fmt;
 
@@ -23,6 +24,7 @@ pub use draft::{Draft, DraftInput, draft_to_mime};
 pub use options::{
     EmailOptions, MessageMeta, MimeSupport, mime_truncation_limit, truncation_limit,
 };
+pub use smart::{SmartError, SmartKind, smart_message};
 
 /// Why an email request or conversion was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

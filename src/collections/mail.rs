@@ -21,6 +21,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// FlagStatus values (MS-ASEMAIL 2.2.2.36): 0 cleared, 1 complete, 2 active.
 const FLAG_ACTIVE: &str = "2";
 
+/// LastVerbExecuted values (MS-ASEMAIL 2.2.2.44).
+const VERB_REPLY_TO_SENDER: &str = "1";
+const VERB_FORWARD: &str = "3";
+
 pub struct MailBackend<'a> {
     account: &'a Account<'a>,
 }
@@ -175,6 +179,48 @@ impl<'a> MailBackend<'a> {
         })
     }
 
+    /// Stores a new message with `flags` (a sent copy) and records it in the change index.
+    pub fn append(
+        &self,
+        folder: &Folder,
+        bytes: &[u8],
+        flags: Flags,
+    ) -> Result<Created, BackendError> {
+        let stored = self
+            .account
+            .store
+            .append(mail_folder(folder), bytes, flags)?;
+        let noted = note_message(&self.account.app.index, folder.coll, &stored)?;
+        Ok(Created {
+            uid: noted.uid.ok_or(BackendError::NotFound)?,
+            modseq: noted.modseq,
+        })
+    }
+
+    /// Changes a message's flags on disk (answered, forwarded) and records the change, so every
+    /// device's next Sync reports it; returns the new modseq.
+    pub fn update_flags(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        update: FlagUpdate,
+    ) -> Result<u64, BackendError> {
+        let msg = message_ref(item)?;
+        let flags = self
+            .account
+            .store
+            .set_flags(mail_folder(folder), &msg, update)?;
+        let noted = note_message(
+            &self.account.app.index,
+            folder.coll,
+            &MessageRef {
+                key: msg.key,
+                flags,
+            },
+        )?;
+        Ok(noted.modseq)
+    }
+
     /// Deletes every message of a folder (and with `subfolders` its subfolders).
     pub fn empty(&self, folder: &Folder, subfolders: bool) -> Result<(), BackendError> {
         self.account
@@ -237,6 +283,20 @@ impl ItemBackend for MailBackend<'_> {
             } else {
                 Element::new(email::FLAG)
             });
+        }
+        // SmartReply and SmartForward set R and P: 14.0+ clients show the verb (MS-ASEMAIL
+        // 2.2.2.44), with the same precedence as a full rendering.
+        if opts.version >= ProtocolVersion::V14_0 {
+            let verb = if flags.contains(Flags::REPLIED) {
+                Some(VERB_REPLY_TO_SENDER)
+            } else if flags.contains(Flags::PASSED) {
+                Some(VERB_FORWARD)
+            } else {
+                None
+            };
+            if let Some(verb) = verb {
+                app.push_text(email2::LAST_VERB_EXECUTED, verb);
+            }
         }
         Ok(app)
     }

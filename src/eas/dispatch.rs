@@ -3,7 +3,7 @@
 use super::{
     Command, Reply, Request, find, foldercreate, folderdelete, foldersync, folderupdate,
     getattachment, getitemestimate, itemoperations, moveitems, provision, resolverecipients,
-    search, settings, sync, validatecert,
+    search, sendmail, settings, sync, validatecert,
 };
 use crate::app::App;
 use std::sync::Arc;
@@ -11,6 +11,9 @@ use std::sync::Arc;
 /// Commands with a handler, in the order OPTIONS lists them.
 pub const IMPLEMENTED: &[Command] = &[
     Command::Sync,
+    Command::SendMail,
+    Command::SmartForward,
+    Command::SmartReply,
     Command::GetAttachment,
     Command::FolderSync,
     Command::FolderCreate,
@@ -47,6 +50,9 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::Find => find::handle(app, req).await,
         Command::ResolveRecipients => resolverecipients::handle(app, req).await,
         Command::ValidateCert => validatecert::handle(app, req).await,
+        Command::SendMail | Command::SmartReply | Command::SmartForward => {
+            sendmail::handle(app, req).await
+        }
         _ => {
             log::info!(
                 "{} [{}] {}: not implemented",

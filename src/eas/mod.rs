@@ -22,6 +22,7 @@ pub mod provision;
 pub mod query;
 pub mod resolverecipients;
 pub mod search;
+pub mod sendmail;
 pub mod settings;
 pub mod sync;
 pub mod validatecert;

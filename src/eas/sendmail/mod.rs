@@ -175,6 +175,10 @@ fn check_and_compose(
             }
         }
     }
+    if !starts_with_a_field(&request.mime) {
+        log::info!("{log_prefix}: the message does not start with a header field");
+        return Err(ComposeStatus::InvalidMime);
+    }
     let kind = match request.command {
         ComposeCommand::SendMail => None,
         ComposeCommand::SmartReply => Some(SmartKind::Reply),
@@ -206,6 +210,16 @@ fn check_and_compose(
         message,
         original: Some((folder_id, uid)),
     })
+}
+
+/// Whether `raw` begins with an RFC 5322 header field (a name of printable characters and a
+/// colon), which mail-parser alone does not insist on.
+fn starts_with_a_field(raw: &[u8]) -> bool {
+    let name_len = raw
+        .iter()
+        .take_while(|&&b| b.is_ascii_graphic() && b != b':')
+        .count();
+    name_len > 0 && raw.get(name_len) == Some(&b':')
 }
 
 /// Whether `s` is an EAS DateTime (`2024-01-31T10:00:00.000Z`, MS-ASDTYPE 2.3).
@@ -470,6 +484,9 @@ mod tests {
         assert!(is_eas_datetime("2024-01-31T10:00:00.000Z"));
         assert!(!is_eas_datetime("2024-01-31T10:00:00Z"));
         assert!(!is_eas_datetime("20240131T100000Z"));
+        assert!(starts_with_a_field(b"To: a@x\r\n\r\n"));
+        assert!(!starts_with_a_field(b"no header at all"));
+        assert!(!starts_with_a_field(b": empty name"));
         let raw = b"To: a@x\r\nBcc: b@x,\r\n c@x\r\nSubject: s\r\n\r\nBcc: body\r\n";
         assert_eq!(bcc_fields(raw), b"Bcc: b@x,\r\n c@x\r\n");
     }

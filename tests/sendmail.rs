@@ -434,6 +434,19 @@ fn refused_recipient_and_repeated_client_id_get_their_statuses() {
         Some(ComposeStatus::InvalidAccountId)
     );
     assert_eq!(sink.received().len(), 2);
+
+    // Refused while another recipient was taken: sent, and the sender learns of the refusal.
+    let partly = "From: alice@example.com\r\nTo: taker@example.net, reject-one@example.net\r\nSubject: partly\r\n\r\nx\r\n";
+    let r = run(phone.compose(&send_mail("s-7", partly.as_bytes(), false))).unwrap();
+    assert_eq!(r.status, None);
+    let got = sink.wait_for(3, Duration::from_secs(10));
+    assert_eq!(got[2].rcpts, ["taker@example.net"]);
+    let bounces = files(&server.maildir(USER));
+    assert_eq!(bounces.len(), 1, "one bounce in the sender's INBOX");
+    let bounce = String::from_utf8_lossy(&bounces[0].1);
+    assert!(bounce.contains("reject-one@example.net"), "{bounce}");
+    assert!(bounce.contains("multipart/report"), "{bounce}");
+    assert!(!bounce.contains("Final-Recipient: rfc822; taker@example.net"));
 }
 
 #[test]

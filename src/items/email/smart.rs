@@ -261,11 +261,16 @@ fn forward_intro(orig: &Parsed<'_>) -> (String, String) {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    lines.push(format!("From: {}", sender_of(orig)));
+    let from = sender_of(orig);
+    if !from.is_empty() {
+        lines.push(format!("From: {from}"));
+    }
     if let Some(d) = orig.date() {
         lines.push(format!("Date: {}", rfc5322_date(d)));
     }
-    lines.push(format!("Subject: {}", orig.subject().unwrap_or("")));
+    if let Some(subject) = orig.subject() {
+        lines.push(format!("Subject: {subject}"));
+    }
     let to = join(orig.to());
     if !to.is_empty() {
         lines.push(format!("To: {to}"));

@@ -17,6 +17,7 @@ use easd::eas::ping::{PingFolder, PingRequest, PingStatus};
 use easd::eas::sendmail::{ComposeCommand, ComposeRequest, ComposeSource, ComposeStatus};
 use easd::eas::sync::ServerCommand;
 use easd::items::email::attachment;
+use easd::wbxml::Element;
 use easd::wbxml::tags::email2;
 use mail_common::*;
 use std::path::{Path, PathBuf};
@@ -97,13 +98,13 @@ fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The Inbox and a Sync of it up to date: (inbox id, key, the items it added).
-fn synced_inbox(phone: &mut Device) -> (CollectionId, SyncKey, Vec<ServerId>) {
+fn synced_inbox(phone: &mut Device) -> (CollectionId, SyncKey, Vec<(ServerId, Element)>) {
     let (inbox, _) = run(inbox_id(phone));
     let mut key = run(prime(phone, &inbox));
     let mut ids = Vec::new();
     while let Some(r) = run(phone.sync(&sync_req(&inbox, key, 100))).unwrap() {
         key = r.collections[0].sync_key.unwrap();
-        ids.extend(adds(&r).into_iter().map(|(id, _)| id));
+        ids.extend(adds(&r));
         if !r.collections[0].more_available {
             break;
         }
@@ -259,7 +260,7 @@ fn smart_reply_threads_quotes_and_marks_the_original() {
         ComposeCommand::SmartReply,
         "r-1",
         &inbox,
-        &ids[0],
+        &ids[0].0,
         reply.as_bytes(),
     )))
     .unwrap();
@@ -299,6 +300,10 @@ fn smart_reply_threads_quotes_and_marks_the_original() {
     assert!(inbox_files[0].0.ends_with(":2,RS"), "{}", inbox_files[0].0);
     let change = next_change(&mut phone, &inbox, key);
     assert_eq!(change.child_text(email2::LAST_VERB_EXECUTED), Some("1"));
+    let at = change
+        .child_text(email2::LAST_VERB_EXECUTION_TIME)
+        .expect("the time of the reply");
+    assert!(at.starts_with("20") && at.ends_with('Z'), "{at}");
 }
 
 #[test]
@@ -313,7 +318,7 @@ fn smart_forward_carries_the_attachments_byte_for_byte() {
         ComposeCommand::SmartForward,
         "f-1",
         &inbox,
-        &ids[0],
+        &ids[0].0,
         fwd.as_bytes(),
     );
     req.save_in_sent_items = true;
@@ -342,6 +347,12 @@ fn smart_forward_carries_the_attachments_byte_for_byte() {
     assert!(files(&server.maildir(USER))[0].0.ends_with(":2,PS"));
     let change = next_change(&mut phone, &inbox, key);
     assert_eq!(change.child_text(email2::LAST_VERB_EXECUTED), Some("3"));
+    // A phone that syncs the message afresh sees the verb and its time too.
+    let mut other = server.device(USER, "fwd-phone-2");
+    let (_, _, items) = synced_inbox(&mut other);
+    let data = &items[0].1;
+    assert_eq!(data.child_text(email2::LAST_VERB_EXECUTED), Some("3"));
+    assert!(data.child_text(email2::LAST_VERB_EXECUTION_TIME).is_some());
 
     // With ReplaceMime the client's message goes out as it is.
     let whole = "From: alice@example.com\r\nTo: erin@example.net\r\nSubject: Fwd: Report\r\n\r\nAll mine.\r\n";
@@ -349,7 +360,7 @@ fn smart_forward_carries_the_attachments_byte_for_byte() {
         ComposeCommand::SmartForward,
         "f-2",
         &inbox,
-        &ids[0],
+        &ids[0].0,
         whole.as_bytes(),
     );
     req.replace_mime = true;
@@ -360,7 +371,7 @@ fn smart_forward_carries_the_attachments_byte_for_byte() {
     assert!(attachment(&got[1].data, 0).is_none());
 
     // A source that does not exist.
-    let gone = ServerId::item(ids[0].numbers().unwrap().0, 999);
+    let gone = ServerId::item(ids[0].0.numbers().unwrap().0, 999);
     let r = run(phone.compose(&smart(
         ComposeCommand::SmartForward,
         "f-3",
@@ -476,7 +487,7 @@ fn version_12_1_sends_raw_mime_with_query_parameters() {
         ComposeCommand::SmartReply,
         "",
         &inbox,
-        &ids[0],
+        &ids[0].0,
         reply.as_bytes(),
     );
     req.client_id = None;

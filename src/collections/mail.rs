@@ -7,12 +7,14 @@
 use super::backend::{BackendError, Created, ItemBackend};
 use super::{Account, Folder, FolderType, Source};
 use crate::ProtocolVersion;
+use crate::items::eas_datetime;
 use crate::items::email::{
     DraftInput, EmailOptions, MessageMeta, draft_to_mime, to_application_data,
 };
 use crate::state::index::Item;
 use crate::state::index::RefreshError;
 use crate::state::mail::{message_ref, note_message, note_removed, refresh_folder};
+use crate::state::verb_times;
 use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
 use crate::wbxml::Element;
 use crate::wbxml::tags::{airsync, airsyncbase, email, email2};
@@ -179,6 +181,18 @@ impl<'a> MailBackend<'a> {
         })
     }
 
+    /// When the message was replied to or forwarded through easd; a failure to read it only
+    /// leaves the time out.
+    fn verb_time(&self, item: &Item) -> Option<i64> {
+        match verb_times::get(&self.account.app.db, self.account.user, &item.key) {
+            Ok(t) => t.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+            Err(e) => {
+                log::warn!("{}: {e}", self.account.user);
+                None
+            }
+        }
+    }
+
     /// Stores a new message with `flags` (a sent copy) and records it in the change index.
     pub fn append(
         &self,
@@ -254,7 +268,11 @@ impl ItemBackend for MailBackend<'_> {
         opts: &EmailOptions,
     ) -> Result<Element, BackendError> {
         let raw = self.raw(folder, item)?;
-        Ok(to_application_data(&raw, &meta(item, server_id), opts))
+        let mut meta = meta(item, server_id);
+        if meta.answered || meta.forwarded {
+            meta.last_verb_time = self.verb_time(item);
+        }
+        Ok(to_application_data(&raw, &meta, opts))
     }
 
     fn render_change(
@@ -296,6 +314,9 @@ impl ItemBackend for MailBackend<'_> {
             };
             if let Some(verb) = verb {
                 app.push_text(email2::LAST_VERB_EXECUTED, verb);
+                if let Some(at) = self.verb_time(item) {
+                    app.push_text(email2::LAST_VERB_EXECUTION_TIME, eas_datetime(at));
+                }
             }
         }
         Ok(app)

@@ -460,6 +460,12 @@ fn mark_original(
         .item(folder.coll, Uid(uid))
         .map_err(|e| e.to_string())?
         .ok_or("it is gone")?;
+    // The time first, so a Sync that sees the flag also sees when.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    crate::state::verb_times::record(&app.db, account.user, &item.key, now)
+        .map_err(|e| e.to_string())?;
     account
         .backend()
         .update_flags(

@@ -19,7 +19,7 @@ use super::attachments::{list, take};
 use super::body::Bodies;
 use super::compose::{base64_lines, encode_text, quoted_printable, rfc5322_date};
 use super::html::{push_escaped, text_to_html};
-use super::parsed::Parsed;
+use super::parsed::{Parsed, Security};
 use crate::items::BodyType;
 
 /// What the server adds to the client's message.
@@ -92,9 +92,7 @@ pub fn smart_message(
 
     // The client's own fields, without those describing its body, which is rewritten.
     let mut out: Vec<u8> = Vec::with_capacity(client.len() + original.len() + 1024);
-    let mut header_end = 0usize;
     for h in headers {
-        header_end = header_end.max(h.offset_end as usize);
         let describes_body = matches!(
             h.name,
             HeaderName::ContentType
@@ -122,6 +120,11 @@ pub fn smart_message(
     let client_html = client_bodies.native() == BodyType::Html;
     let orig_html = orig.message().is_some() && orig_bodies.native() == BodyType::Html;
     let whole_original = orig.message().is_none() || orig.security().is_smime();
+    // A clear-signed original can be quoted in a reply; an encrypted one has no readable text.
+    let with_text = match kind {
+        SmartKind::Reply => orig.message().is_some() && orig.security() != Security::Opaque,
+        SmartKind::Forward => !whole_original,
+    };
 
     let (intro_text, intro_html) = match kind {
         SmartKind::Reply => reply_intro(&orig),
@@ -137,7 +140,7 @@ pub fn smart_message(
     } else {
         None
     };
-    if !whole_original {
+    if with_text {
         text.push_str("\r\n\r\n");
         text.push_str(&intro_text);
         match kind {
@@ -173,8 +176,6 @@ pub fn smart_message(
             attachments.extend(attachments_of(&orig, &orig_bodies));
         }
     }
-    drop(client_bodies);
-    drop(orig_bodies);
 
     let text_part = text_part_of("plain", &text);
     let body = match html {
@@ -504,6 +505,19 @@ mod tests {
         let a = attachment(&out, 0).unwrap();
         assert_eq!(a.content_type, "message/rfc822");
         assert_eq!(a.data, signed.as_bytes());
+        let reply = smart_message(
+            SmartKind::Reply,
+            CLIENT.as_bytes(),
+            signed.as_bytes(),
+            false,
+        )
+        .unwrap();
+        let p = Parsed::new(&reply);
+        assert!(
+            Bodies::new(&p).plain().contains("> hello"),
+            "a signed text is quoted"
+        );
+        assert!(attachment(&reply, 0).is_none());
     }
 
     #[test]

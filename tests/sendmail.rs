@@ -381,6 +381,26 @@ fn smart_forward_carries_the_attachments_byte_for_byte() {
     )))
     .unwrap();
     assert_eq!(r.status, Some(ComposeStatus::ItemNotFound));
+
+    // 16.x InstanceId: not a DateTime is 104.
+    phone.version = ProtocolVersion::V16_1;
+    let mut req = smart(
+        ComposeCommand::SmartForward,
+        "f-4",
+        &inbox,
+        &ids[0].0,
+        fwd.as_bytes(),
+    );
+    req.source.as_mut().unwrap().instance_id = Some("tomorrow".into());
+    assert_eq!(
+        run(phone.compose(&req)).unwrap().status,
+        Some(ComposeStatus::InvalidDateTime)
+    );
+    assert_eq!(
+        sink.received().len(),
+        2,
+        "nothing went out for the refused requests"
+    );
 }
 
 #[test]

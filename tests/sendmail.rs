@@ -466,12 +466,30 @@ fn refused_recipient_and_repeated_client_id_get_their_statuses() {
     );
     assert_eq!(sink.received().len(), 2);
 
+    // The same ClientId twice at once from one phone (a retry racing the original): one goes out.
+    let racing: Vec<_> = (0..2)
+        .map(|_| {
+            let mut dev = server.device(USER, "status-phone");
+            std::thread::spawn(move || {
+                let mail =
+                    "From: alice@example.com\r\nTo: race@example.net\r\nSubject: race\r\n\r\nx\r\n";
+                run(dev.compose(&send_mail("race-1", mail.as_bytes(), false)))
+                    .unwrap()
+                    .status
+            })
+        })
+        .collect();
+    let mut statuses: Vec<_> = racing.into_iter().map(|h| h.join().unwrap()).collect();
+    statuses.sort_by_key(|s| s.map(|s| s as u16));
+    assert_eq!(statuses, [None, Some(ComposeStatus::MessagePreviouslySent)]);
+    assert_eq!(sink.wait_for(3, Duration::from_secs(10)).len(), 3);
+
     // Refused while another recipient was taken: sent, and the sender learns of the refusal.
     let partly = "From: alice@example.com\r\nTo: taker@example.net, reject-one@example.net\r\nSubject: partly\r\n\r\nx\r\n";
     let r = run(phone.compose(&send_mail("s-7", partly.as_bytes(), false))).unwrap();
     assert_eq!(r.status, None);
-    let got = sink.wait_for(3, Duration::from_secs(10));
-    assert_eq!(got[2].rcpts, ["taker@example.net"]);
+    let got = sink.wait_for(4, Duration::from_secs(10));
+    assert_eq!(got[3].rcpts, ["taker@example.net"]);
     let bounces = files(&server.maildir(USER));
     assert_eq!(bounces.len(), 1, "one bounce in the sender's INBOX");
     let bounce = String::from_utf8_lossy(&bounces[0].1);

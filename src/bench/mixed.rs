@@ -17,7 +17,7 @@ use crate::eas::ping::PingFolder;
 use crate::eas::search::{
     MailboxQuery, Query, SearchRange, SearchRequest, SearchResponse, SearchStatus,
 };
-use crate::eas::sendmail::{SendMailRequest, SendMailResponse};
+use crate::eas::sendmail::{ComposeCommand, ComposeRequest, ComposeResponse};
 use crate::eas::sync::ServerCommand;
 use smol::Timer;
 use smol::lock::Semaphore;
@@ -172,10 +172,15 @@ async fn send_mail(ctx: &Ctx, work: &mut Phone, st: &mut State) {
     let mime = format!(
         "From: <{from}>\r\nTo: <{to}>\r\nSubject: easd bench {client_id}\r\nMessage-ID: <{client_id}@bench.invalid>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSent by easd bench's mixed scenario.\r\n"
     );
-    let req = SendMailRequest {
-        client_id,
+    let req = ComposeRequest {
+        command: ComposeCommand::SendMail,
+        client_id: Some(client_id),
+        account_id: None,
         save_in_sent_items: false,
+        replace_mime: false,
+        source: None,
         mime: mime.into_bytes(),
+        template_id: None,
     };
     let limit = work.timeout;
     let Ok(reply) = work
@@ -192,7 +197,9 @@ async fn send_mail(ctx: &Ctx, work: &mut Phone, st: &mut State) {
     let status = reply
         .tree()
         .map_err(Failure::from)
-        .and_then(|t| SendMailResponse::parse(&t).map_err(Failure::from));
+        .and_then(|t| {
+            ComposeResponse::parse(ComposeCommand::SendMail, Some(&t)).map_err(Failure::from)
+        });
     match status {
         Ok(r) => work.fail("SendMail", &Failure::Status(format!("{:?}", r.status))),
         Err(f) => work.fail("SendMail", &f),

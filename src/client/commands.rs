@@ -10,6 +10,7 @@ use crate::eas::foldersync::{FolderSyncRequest, FolderSyncResponse};
 use crate::eas::folderupdate::{FolderUpdateRequest, FolderUpdateResponse};
 use crate::eas::ids::SyncKey;
 use crate::eas::ping::{PingRequest, PingResponse};
+use crate::eas::sendmail::{ComposeRequest, ComposeResponse};
 use crate::eas::sync::{SyncRequest, SyncResponse};
 use crate::wbxml::Element;
 
@@ -74,6 +75,31 @@ impl Device {
         }
         PingResponse::parse(&reply.tree()?)
             .map_err(|e| ClientError::Http(format!("unexpected response: {e}")))
+    }
+
+    /// SendMail, SmartReply or SmartForward (by `req.command`) in the 14.0+ WBXML form; an
+    /// empty answer is success.
+    pub async fn compose(&mut self, req: &ComposeRequest) -> Result<ComposeResponse, ClientError> {
+        let cmd = req.command.command();
+        let reply = self.command(cmd, Some(&req.encode())).await?;
+        if reply.status != 200 {
+            return Err(ClientError::Http(format!("{cmd}: HTTP {}", reply.status)));
+        }
+        let tree = if reply.body.is_empty() {
+            None
+        } else {
+            Some(reply.tree()?)
+        };
+        typed(ComposeResponse::parse(req.command, tree.as_ref()))
+    }
+
+    /// The same in the 2.5/12.x form: parameters in the query, the raw message as the body.
+    /// Answers the HTTP status, 200 being success.
+    pub async fn compose_mime(&mut self, req: &ComposeRequest) -> Result<u16, ClientError> {
+        let mut q = self.query(req.command.command());
+        req.to_query(&mut q);
+        let reply = self.post(&q, "message/rfc822", req.mime.clone()).await?;
+        Ok(reply.status)
     }
 
     /// Any command with a typed request element, answered in WBXML.

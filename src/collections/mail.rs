@@ -7,12 +7,14 @@
 use super::backend::{BackendError, Created, ItemBackend};
 use super::{Account, Folder, FolderType, Source};
 use crate::ProtocolVersion;
+use crate::items::eas_datetime;
 use crate::items::email::{
     DraftInput, EmailOptions, MessageMeta, draft_to_mime, to_application_data,
 };
 use crate::state::index::Item;
 use crate::state::index::RefreshError;
 use crate::state::mail::{message_ref, note_message, note_removed, refresh_folder};
+use crate::state::verb_times;
 use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
 use crate::wbxml::Element;
 use crate::wbxml::tags::{airsync, airsyncbase, email, email2};
@@ -20,6 +22,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// FlagStatus values (MS-ASEMAIL 2.2.2.36): 0 cleared, 1 complete, 2 active.
 const FLAG_ACTIVE: &str = "2";
+
+/// LastVerbExecuted values (MS-ASEMAIL 2.2.2.44).
+const VERB_REPLY_TO_SENDER: &str = "1";
+const VERB_FORWARD: &str = "3";
 
 pub struct MailBackend<'a> {
     account: &'a Account<'a>,
@@ -176,6 +182,60 @@ impl<'a> MailBackend<'a> {
         })
     }
 
+    /// When the message was replied to or forwarded through easd; a failure to read it only
+    /// leaves the time out.
+    fn verb_time(&self, item: &Item) -> Option<i64> {
+        match verb_times::get(&self.account.app.db, self.account.user, &item.key) {
+            Ok(t) => t.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+            Err(e) => {
+                log::warn!("{}: {e}", self.account.user);
+                None
+            }
+        }
+    }
+
+    /// Stores a new message with `flags` (a sent copy) and records it in the change index.
+    pub fn append(
+        &self,
+        folder: &Folder,
+        bytes: &[u8],
+        flags: Flags,
+    ) -> Result<Created, BackendError> {
+        let stored = self
+            .account
+            .store
+            .append(mail_folder(folder), bytes, flags)?;
+        let noted = note_message(&self.account.app.index, folder.coll, &stored)?;
+        Ok(Created {
+            uid: noted.uid.ok_or(BackendError::NotFound)?,
+            modseq: noted.modseq,
+        })
+    }
+
+    /// Changes a message's flags on disk (answered, forwarded) and records the change, so every
+    /// device's next Sync reports it; returns the new modseq.
+    pub fn update_flags(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        update: FlagUpdate,
+    ) -> Result<u64, BackendError> {
+        let msg = message_ref(item)?;
+        let flags = self
+            .account
+            .store
+            .set_flags(mail_folder(folder), &msg, update)?;
+        let noted = note_message(
+            &self.account.app.index,
+            folder.coll,
+            &MessageRef {
+                key: msg.key,
+                flags,
+            },
+        )?;
+        Ok(noted.modseq)
+    }
+
     /// Deletes every message of a folder (and with `subfolders` its subfolders).
     pub fn empty(&self, folder: &Folder, subfolders: bool) -> Result<(), BackendError> {
         self.account
@@ -209,7 +269,11 @@ impl ItemBackend for MailBackend<'_> {
         opts: &EmailOptions,
     ) -> Result<Element, BackendError> {
         let raw = self.raw(folder, item)?;
-        Ok(to_application_data(&raw, &meta(item, server_id), opts))
+        let mut meta = meta(item, server_id);
+        if meta.answered || meta.forwarded {
+            meta.last_verb_time = self.verb_time(item);
+        }
+        Ok(to_application_data(&raw, &meta, opts))
     }
 
     fn render_change(
@@ -238,6 +302,23 @@ impl ItemBackend for MailBackend<'_> {
             } else {
                 Element::new(email::FLAG)
             });
+        }
+        // SmartReply and SmartForward set R and P: 14.0+ clients show the verb (MS-ASEMAIL
+        // 2.2.2.44), with the same precedence as a full rendering.
+        if opts.version >= ProtocolVersion::V14_0 {
+            let verb = if flags.contains(Flags::REPLIED) {
+                Some(VERB_REPLY_TO_SENDER)
+            } else if flags.contains(Flags::PASSED) {
+                Some(VERB_FORWARD)
+            } else {
+                None
+            };
+            if let Some(verb) = verb {
+                app.push_text(email2::LAST_VERB_EXECUTED, verb);
+                if let Some(at) = self.verb_time(item) {
+                    app.push_text(email2::LAST_VERB_EXECUTION_TIME, eas_datetime(at));
+                }
+            }
         }
         Ok(app)
     }

@@ -3,7 +3,7 @@
 use super::{
     Command, Reply, Request, find, foldercreate, folderdelete, foldersync, folderupdate,
     getattachment, getitemestimate, itemoperations, meetingresponse, moveitems, provision,
-    resolverecipients, search, settings, sync, validatecert,
+    resolverecipients, search, sendmail, settings, sync, validatecert,
 };
 use crate::app::App;
 use std::sync::Arc;
@@ -11,6 +11,9 @@ use std::sync::Arc;
 /// Commands with a handler, in the order OPTIONS lists them.
 pub const IMPLEMENTED: &[Command] = &[
     Command::Sync,
+    Command::SendMail,
+    Command::SmartForward,
+    Command::SmartReply,
     Command::GetAttachment,
     Command::FolderSync,
     Command::FolderCreate,
@@ -49,6 +52,9 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::ResolveRecipients => resolverecipients::handle(app, req).await,
         Command::ValidateCert => validatecert::handle(app, req).await,
         Command::MeetingResponse => meetingresponse::handle(app, req).await,
+        Command::SendMail | Command::SmartReply | Command::SmartForward => {
+            sendmail::handle(app, req).await
+        }
         _ => {
             log::info!(
                 "{} [{}] {}: not implemented",

@@ -14,6 +14,7 @@ mod html;
 mod options;
 mod parsed;
 pub mod pim_message;
+mod smart;
 
 use std::fmt;
 
@@ -24,6 +25,7 @@ pub use draft::{Draft, DraftInput, draft_to_mime};
 pub use options::{
     EmailOptions, MessageMeta, MimeSupport, mime_truncation_limit, truncation_limit,
 };
+pub use smart::{SmartError, SmartKind, smart_message};
 
 /// Why an email request or conversion was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

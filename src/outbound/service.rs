@@ -1,10 +1,12 @@
 //! The one entry point the mail-sending commands use: prepare a message, tell the caller which
 //! recipients are its own users, try the smarthost once for the rest and queue what it defers.
 
+use super::bounce::{BounceReport, FailedRecipient, build_bounce};
 use super::config::SmtpConfig;
 use super::prepare::{PrepareError, Prepared, prepare};
 use super::queue::{Pending, Queue, QueueError, run};
 use super::smtp::{Refusal, SmtpError, submit};
+use ring::rand::{SecureRandom, SystemRandom};
 use std::fmt;
 use std::path::Path;
 use std::time::SystemTime;
@@ -209,6 +211,43 @@ impl Outbound {
                 .enqueue(sender, pending, &outcome.message.bytes, now)?;
         }
         Ok(outcome)
+    }
+
+    /// The bounce telling `sender` which recipients the smarthost refused while it took
+    /// `message` for others (a [`SendOutcome`] with `refused`), for the sender's INBOX.
+    pub fn refusal_bounce(
+        &self,
+        sender: &str,
+        message: &[u8],
+        refused: &[Refusal],
+    ) -> Option<Vec<u8>> {
+        let host = self.smarthost.as_ref()?;
+        if refused.is_empty() {
+            return None;
+        }
+        let mut random = [0u8; 12];
+        SystemRandom::new().fill(&mut random).ok()?;
+        let token: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let failed: Vec<FailedRecipient> = refused
+            .iter()
+            .map(|r| FailedRecipient {
+                address: r.recipient.clone(),
+                failure: r.failure(),
+                expired: false,
+            })
+            .collect();
+        let now = SystemTime::now();
+        Some(build_bounce(&BounceReport {
+            hostname: &self.hostname,
+            smarthost: &host.cfg.host,
+            sender,
+            original: message,
+            arrival: now,
+            now,
+            token: &token,
+            failed: &failed,
+            max_age_hours: host.cfg.retry.max_age.as_secs() / 3600,
+        }))
     }
 
     /// The queue worker (see [`run`]); returns at once when there is no smarthost, since then

@@ -10,6 +10,7 @@ pub mod ping;
 pub mod sync;
 pub mod sync_redb;
 pub mod uidset;
+pub mod verb_times;
 
 use std::fmt;
 use std::path::Path;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod phone;
+pub mod sink;
 
 use easd::client::{Device, Target};
 use std::io::{BufRead, BufReader};

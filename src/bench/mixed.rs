@@ -194,12 +194,9 @@ async fn send_mail(ctx: &Ctx, work: &mut Phone, st: &mut State) {
         ctx.count("sendmail.sent", 1);
         return;
     }
-    let status = reply
-        .tree()
-        .map_err(Failure::from)
-        .and_then(|t| {
-            ComposeResponse::parse(ComposeCommand::SendMail, Some(&t)).map_err(Failure::from)
-        });
+    let status = reply.tree().map_err(Failure::from).and_then(|t| {
+        ComposeResponse::parse(ComposeCommand::SendMail, Some(&t)).map_err(Failure::from)
+    });
     match status {
         Ok(r) => work.fail("SendMail", &Failure::Status(format!("{:?}", r.status))),
         Err(f) => work.fail("SendMail", &f),

@@ -204,7 +204,7 @@ impl<'a> MailBackend<'a> {
         let stored = self
             .account
             .store
-            .append(mail_folder(folder), bytes, flags)?;
+            .append(mail_folder(folder)?, bytes, flags)?;
         let noted = note_message(&self.account.app.index, folder.coll, &stored)?;
         Ok(Created {
             uid: noted.uid.ok_or(BackendError::NotFound)?,
@@ -224,7 +224,7 @@ impl<'a> MailBackend<'a> {
         let flags = self
             .account
             .store
-            .set_flags(mail_folder(folder), &msg, update)?;
+            .set_flags(mail_folder(folder)?, &msg, update)?;
         let noted = note_message(
             &self.account.app.index,
             folder.coll,

@@ -55,14 +55,5 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::SendMail | Command::SmartReply | Command::SmartForward => {
             sendmail::handle(app, req).await
         }
-        _ => {
-            log::info!(
-                "{} [{}] {}: not implemented",
-                req.query.device_id,
-                req.user,
-                req.query.cmd
-            );
-            Reply::Status(501)
-        }
     }
 }

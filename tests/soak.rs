@@ -1,5 +1,6 @@
 //! Soak: 500 simulated devices (25 on each of 20 accounts, each on its own keep-alive connection)
-//! mix Sync, ItemOperations, GetItemEstimate and Ping while mail keeps arriving from outside. The
+//! mix Sync, ItemOperations, GetItemEstimate, Ping and SendMail (to another account, delivered
+//! locally) while mail keeps arriving from outside. The
 //! server's VmRSS and open descriptors are sampled throughout: after warm-up both must stay flat,
 //! and no request may fail.
 //!
@@ -21,6 +22,7 @@ use easd::eas::itemoperations::{
     OperationResponse,
 };
 use easd::eas::ping::{PingFolder, PingRequest, PingStatus};
+use easd::eas::sendmail::{ComposeCommand, ComposeRequest};
 use easd::eas::sync::{ServerCommand, SyncStatus};
 use mail_common::*;
 use smol::Timer;
@@ -99,7 +101,7 @@ async fn device(
     let mut held: Vec<ServerId> = Vec::new();
     while Instant::now() < end {
         tally.borrow_mut().requests += 1;
-        match rng.below(5) {
+        match rng.below(6) {
             0 | 1 => match phone.sync(&sync_req(&inbox, key, 50)).await {
                 Ok(None) => {}
                 Ok(Some(r)) => {
@@ -166,6 +168,29 @@ async fn device(
                     Ok(r) if matches!(r.status, PingStatus::Changes | PingStatus::Expired) => {}
                     Ok(r) => fail(format!("device {n}: Ping {r:?}")),
                     Err(e) => fail(format!("device {n}: Ping: {e}")),
+                }
+            }
+            5 => {
+                let to = user((n + 1) % USERS);
+                let client_id = format!("soak{n}-{}", tally.borrow().requests);
+                let req = ComposeRequest {
+                    command: ComposeCommand::SendMail,
+                    client_id: Some(client_id.clone()),
+                    account_id: None,
+                    save_in_sent_items: rng.below(2) == 0,
+                    replace_mime: false,
+                    source: None,
+                    mime: format!(
+                        "From: <{}>\r\nTo: <{to}>\r\nSubject: soak {client_id}\r\n\r\nHello.\r\n",
+                        user(n % USERS)
+                    )
+                    .into_bytes(),
+                    template_id: None,
+                };
+                match phone.compose(&req).await {
+                    Ok(r) if r.status.is_none() => {}
+                    Ok(r) => fail(format!("device {n}: SendMail {:?}", r.status)),
+                    Err(e) => fail(format!("device {n}: SendMail: {e}")),
                 }
             }
             _ => {

@@ -45,6 +45,7 @@ struct Emulated {
     child: Child,
     addr: SocketAddr,
     qemu: &'static str,
+    qemu_args: &'static [&'static str],
     bin: PathBuf,
     config: PathBuf,
     dir: tempfile::TempDir,
@@ -52,9 +53,10 @@ struct Emulated {
 }
 
 impl Emulated {
-    /// `qemu` is e.g. qemu-aarch64-static, run without `-L`: with it the cross sysroot's libc and
-    /// the multiarch one get mixed and threads hang.
-    fn start(qemu: &'static str, bin: PathBuf) -> Emulated {
+    /// `qemu` is e.g. qemu-aarch64-static, run without `-L` for arm64: with it the cross sysroot's
+    /// libc and the multiarch one get mixed and threads hang. armhf has no multiarch libc here (its
+    /// index is broken), so its binary gets the cross sysroot alone through `qemu_args`.
+    fn start(qemu: &'static str, qemu_args: &'static [&'static str], bin: PathBuf) -> Emulated {
         let dir = tempfile::tempdir().unwrap();
         let udp_port = std::net::UdpSocket::bind("127.0.0.1:0")
             .and_then(|s| s.local_addr())
@@ -70,6 +72,7 @@ impl Emulated {
         let config_path = dir.path().join("easd.toml");
         std::fs::write(&config_path, config).unwrap();
         let mut child = Command::new(qemu)
+            .args(qemu_args)
             .arg(&bin)
             .args(["serve", "--config"])
             .arg(&config_path)
@@ -99,6 +102,7 @@ impl Emulated {
             child,
             addr,
             qemu,
+            qemu_args,
             bin,
             config: config_path,
             dir,
@@ -117,6 +121,7 @@ impl Emulated {
     /// Runs one CLI command of the emulated binary against this server's config.
     fn cli(&self, args: &[&str]) {
         let out = Command::new(self.qemu)
+            .args(self.qemu_args)
             .arg(&self.bin)
             .args(args)
             .arg("--config")
@@ -221,7 +226,11 @@ fn ping_request(inbox: &CollectionId) -> PingRequest {
 #[test]
 #[ignore = "needs the aarch64 cross build: scripts/test-arm"]
 fn aarch64_under_qemu_user_options_foldersync_sync_and_ping() {
-    let server = Emulated::start("qemu-aarch64-static", dist("aarch64-unknown-linux-gnu"));
+    let server = Emulated::start(
+        "qemu-aarch64-static",
+        &[],
+        dist("aarch64-unknown-linux-gnu"),
+    );
     // Idle: started, nothing asked yet.
     std::thread::sleep(Duration::from_secs(2));
     eprintln!(
@@ -234,7 +243,11 @@ fn aarch64_under_qemu_user_options_foldersync_sync_and_ping() {
 #[test]
 #[ignore = "needs the armv7 cross build: scripts/test-arm --all"]
 fn armhf_under_qemu_user_options_foldersync_sync_and_ping() {
-    let server = Emulated::start("qemu-arm-static", dist("armv7-unknown-linux-gnueabihf"));
+    let server = Emulated::start(
+        "qemu-arm-static",
+        &["-L", "/usr/arm-linux-gnueabihf"],
+        dist("armv7-unknown-linux-gnueabihf"),
+    );
     std::thread::sleep(Duration::from_secs(2));
     eprintln!(
         "figure: armhf idle VmRSS under qemu-arm-static: {} KiB",
@@ -257,7 +270,7 @@ fn aarch64_musl_static_under_qemu_user_options_foldersync_sync_and_ping() {
         !headers.contains("INTERP"),
         "the musl build must be static, it asks for an interpreter"
     );
-    exercise(&Emulated::start("qemu-aarch64-static", bin));
+    exercise(&Emulated::start("qemu-aarch64-static", &[], bin));
 }
 
 /// A free TCP port on 127.0.0.1 for QEMU's hostfwd.

@@ -2,113 +2,17 @@
 //! per test. Needs python3 with aiosmtpd (`pip install aiosmtpd`) and, for the TLS tests,
 //! openssl; a missing tool fails the test with what to install.
 
+mod common;
+
+use common::sink::Sink;
 use easd::outbound::{
     Outbound, Pending, Permanent, Queue, SendError, SmtpConfig, SmtpError, Transient, prepare,
     submit,
 };
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tempfile::TempDir;
-
-/// One running smtp_sink.py and the directory it stores messages in.
-struct Sink {
-    child: Child,
-    port: u16,
-    dir: TempDir,
-}
-
-/// A message as the sink stored it.
-#[derive(Debug)]
-struct Received {
-    from: String,
-    options: Vec<String>,
-    rcpts: Vec<String>,
-    auth: String,
-    tls: bool,
-    data: Vec<u8>,
-}
-
-impl Sink {
-    fn start(args: &[&str]) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .arg(dir.path())
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run python3 ({e}): install python3 and `pip install aiosmtpd`")
-            });
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-        let Ok(port) = line.trim().parse::<u16>() else {
-            let _ = child.kill();
-            let status = child.wait().unwrap();
-            panic!(
-                "smtp_sink.py did not start ({status}); it needs aiosmtpd: pip install aiosmtpd"
-            );
-        };
-        Sink { child, port, dir }
-    }
-
-    /// Lets recipients starting with "tempfail" through from now on.
-    fn accept_tempfail(&self) {
-        std::fs::write(self.dir.path().join("ACCEPT_TEMPFAIL"), "").unwrap();
-    }
-
-    fn received(&self) -> Vec<Received> {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "env"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|env| {
-                let mut r = Received {
-                    from: String::new(),
-                    options: Vec::new(),
-                    rcpts: Vec::new(),
-                    auth: String::new(),
-                    tls: false,
-                    data: std::fs::read(env.with_extension("eml")).unwrap(),
-                };
-                for line in std::fs::read_to_string(env).unwrap().lines() {
-                    let (key, value) = line.split_once(' ').unwrap();
-                    match key {
-                        "from" => r.from = value.into(),
-                        "option" => r.options.push(value.into()),
-                        "rcpt" => r.rcpts.push(value.into()),
-                        "auth" => r.auth = value.into(),
-                        "tls" => r.tls = value == "yes",
-                        _ => panic!("unknown line {line:?}"),
-                    }
-                }
-                r
-            })
-            .collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A loopback smarthost config; `extra` adds keys or overrides `tls` and `retry_secs`.
 fn config(port: u16, extra: &str) -> SmtpConfig {
@@ -183,7 +87,7 @@ fn later(secs: u64) -> SystemTime {
 
 #[test]
 fn envelope_and_bytes_arrive_exactly_without_bcc() {
-    let sink = Sink::start(&[]);
+    let sink = Sink::start();
     let data = tempfile::tempdir().unwrap();
     let out = Outbound::new(Some(config(sink.port, "")), data.path(), "box.example.org").unwrap();
     let raw = "From: Me <me@example.org>\r\nTo: Ann <ann@example.net>, colleague@example.org\r\n\
@@ -220,7 +124,7 @@ fn envelope_and_bytes_arrive_exactly_without_bcc() {
 
 #[test]
 fn dot_stuffing_and_line_ends_through_submit() {
-    let sink = Sink::start(&[]);
+    let sink = Sink::start();
     let cfg = config(sink.port, "");
     let message = b"Subject: x\n\n.\n.x\nno final newline";
     let rcpts = ["a@example.net".to_string()];
@@ -235,7 +139,7 @@ fn dot_stuffing_and_line_ends_through_submit() {
 
 #[test]
 fn auth_plain_and_login() {
-    let sink = Sink::start(&["--auth", "user:s3cret"]);
+    let sink = Sink::start_with(&["--auth", "user:s3cret"]);
     let rcpts = ["a@example.net".to_string()];
     let cfg = config(sink.port, "username = \"user\"\npassword = \"s3cret\"");
     smol::block_on(submit(&cfg, SENDER, &rcpts, b"Subject: a\r\n\r\nx\r\n")).unwrap();
@@ -254,7 +158,7 @@ fn auth_plain_and_login() {
         smol::block_on(submit(&none, SENDER, &rcpts, b"Subject: a\r\n\r\nx\r\n")).unwrap_err();
     assert!(err.is_permanent(), "{err}");
 
-    let login_sink = Sink::start(&["--auth", "user:s3cret", "--login-only"]);
+    let login_sink = Sink::start_with(&["--auth", "user:s3cret", "--login-only"]);
     let cfg = config(
         login_sink.port,
         "username = \"user\"\npassword = \"s3cret\"",
@@ -267,7 +171,7 @@ fn auth_plain_and_login() {
 fn starttls_verifies_the_certificate() {
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(certs.path());
-    let sink = Sink::start(&["--starttls", cert.to_str().unwrap(), key.to_str().unwrap()]);
+    let sink = Sink::start_with(&["--starttls", cert.to_str().unwrap(), key.to_str().unwrap()]);
     let rcpts = ["a@example.net".to_string()];
     let message = b"Subject: tls\r\n\r\nx\r\n";
 
@@ -289,7 +193,7 @@ fn starttls_verifies_the_certificate() {
     smol::block_on(submit(&lenient, SENDER, &rcpts, message)).unwrap();
     assert_eq!(sink.received().len(), 2);
 
-    let plain_sink = Sink::start(&[]);
+    let plain_sink = Sink::start();
     let wants_tls = config(plain_sink.port, "tls = \"starttls\"");
     let err = smol::block_on(submit(&wants_tls, SENDER, &rcpts, message)).unwrap_err();
     assert!(
@@ -302,7 +206,7 @@ fn starttls_verifies_the_certificate() {
 fn implicit_tls() {
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(certs.path());
-    let sink = Sink::start(&["--implicit", cert.to_str().unwrap(), key.to_str().unwrap()]);
+    let sink = Sink::start_with(&["--implicit", cert.to_str().unwrap(), key.to_str().unwrap()]);
     let cfg = config(
         sink.port,
         &format!("tls = \"implicit\"\nca_file = \"{}\"", cert.display()),
@@ -314,7 +218,7 @@ fn implicit_tls() {
 
 #[test]
 fn refused_recipients_are_permanent() {
-    let sink = Sink::start(&[]);
+    let sink = Sink::start();
     let data = tempfile::tempdir().unwrap();
     let out = Outbound::new(Some(config(sink.port, "")), data.path(), "box.example.org").unwrap();
 
@@ -340,7 +244,7 @@ fn refused_recipients_are_permanent() {
 
 #[test]
 fn tempfail_is_queued_and_delivered_once_later() {
-    let sink = Sink::start(&[]);
+    let sink = Sink::start();
     let data = tempfile::tempdir().unwrap();
     let cfg = config(sink.port, "");
     let out = Outbound::new(Some(cfg.clone()), data.path(), "box.example.org").unwrap();
@@ -385,7 +289,7 @@ fn queued_message_survives_a_restart() {
         let outcome = smol::block_on(out.send(SENDER, raw, |_| false)).unwrap();
         assert_eq!(outcome.queued, ["far@example.net"]);
     }
-    let sink = Sink::start(&[]);
+    let sink = Sink::start();
     let cfg = config(sink.port, "");
     let out = Outbound::new(Some(cfg.clone()), data.path(), "box").unwrap();
     let queue = out.queue().unwrap();
@@ -402,7 +306,7 @@ fn queued_message_survives_a_restart() {
 
 #[test]
 fn the_worker_delivers_after_a_wake_up() {
-    let sink = Sink::start(&[]);
+    let sink = Sink::start();
     let data = tempfile::tempdir().unwrap();
     let out = Arc::new(
         Outbound::new(
@@ -435,7 +339,7 @@ fn the_worker_delivers_after_a_wake_up() {
 
 #[test]
 fn two_workers_send_an_entry_once() {
-    let sink = Sink::start(&[]);
+    let sink = Sink::start();
     let data = tempfile::tempdir().unwrap();
     let cfg = config(sink.port, "");
     let a = Queue::open(data.path(), cfg.retry.clone()).unwrap();
@@ -475,7 +379,7 @@ fn two_workers_send_an_entry_once() {
 
 #[test]
 fn final_failures_bounce() {
-    let sink = Sink::start(&[]);
+    let sink = Sink::start();
     let data = tempfile::tempdir().unwrap();
     let cfg = config(sink.port, "");
     let queue = Queue::open(data.path(), cfg.retry.clone()).unwrap();
@@ -545,7 +449,7 @@ fn final_failures_bounce() {
 
 #[test]
 fn size_limits() {
-    let sink = Sink::start(&["--size", "100"]);
+    let sink = Sink::start_with(&["--size", "100"]);
     let data = tempfile::tempdir().unwrap();
     let big = format!(
         "To: a@example.net\r\nSubject: big\r\n\r\n{}\r\n",

@@ -17,17 +17,28 @@ pub struct Sink {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub from: String,
+    /// MAIL FROM parameters (SIZE=..., BODY=...).
+    pub options: Vec<String>,
     pub rcpts: Vec<String>,
+    /// The AUTH login, empty without AUTH.
+    pub auth: String,
+    pub tls: bool,
     pub data: Vec<u8>,
 }
 
 impl Sink {
     pub fn start() -> Sink {
+        Sink::start_with(&[])
+    }
+
+    /// With smtp_sink.py's options (`--auth user:pass`, `--login-only`, `--starttls CERT KEY`).
+    pub fn start_with(args: &[&str]) -> Sink {
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(&script)
             .arg(dir.path())
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -77,14 +88,21 @@ impl Sink {
             .map(|env| {
                 let mut r = Received {
                     from: String::new(),
+                    options: Vec::new(),
                     rcpts: Vec::new(),
+                    auth: String::new(),
+                    tls: false,
                     data: std::fs::read(env.with_extension("eml")).unwrap(),
                 };
                 for line in std::fs::read_to_string(env).unwrap().lines() {
-                    match line.split_once(' ') {
-                        Some(("from", v)) => r.from = v.into(),
-                        Some(("rcpt", v)) => r.rcpts.push(v.into()),
-                        _ => {}
+                    let (key, value) = line.split_once(' ').unwrap();
+                    match key {
+                        "from" => r.from = value.into(),
+                        "option" => r.options.push(value.into()),
+                        "rcpt" => r.rcpts.push(value.into()),
+                        "auth" => r.auth = value.into(),
+                        "tls" => r.tls = value == "yes",
+                        _ => panic!("unknown line {line:?}"),
                     }
                 }
                 r

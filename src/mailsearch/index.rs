@@ -1,16 +1,24 @@
 //! The word index of mail folders, in the state database beside the change index: for each
-//! (user, collection, word) the sorted uids of the messages containing it, delta-varint encoded,
-//! and per collection the change-index modseq up to which messages were read. Messages never
-//! change content (a Maildir file keeps its body; only flags move), so new uids are all there is to
-//! add; uids of deleted messages stay in the lists and are dropped at query time.
+//! (user, collection, word, block) the sorted uids of that block's messages containing the word,
+//! delta-varint encoded, and per collection the change-index modseq up to which messages were read.
+//! Messages never change content (a Maildir file keeps its body; only flags move), so new uids are
+//! all there is to add; uids of deleted messages stay in the lists and are dropped at query time.
+//!
+//! Blocks of [`BLOCK`] uids keep catching up cheap: new messages get the highest uids, so they
+//! only ever rewrite the last block of each of their words, never a common word's whole list.
 
 use crate::state::index::{Change, ChangeIndex, Collection, IndexError, ItemQuery};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-const POSTINGS: TableDefinition<(&str, u32, &str), &[u8]> = TableDefinition::new("search_postings");
-const INDEXED: TableDefinition<(&str, u32), u64> = TableDefinition::new("search_indexed");
+const POSTINGS: TableDefinition<(&str, u32, &str, u32), &[u8]> =
+    TableDefinition::new("search_postings_blocks");
+/// Renamed with the block layout, so a database indexed in the old layout reads its mail again.
+const INDEXED: TableDefinition<(&str, u32), u64> = TableDefinition::new("search_indexed_blocks");
+
+/// Uids per posting block.
+const BLOCK: u32 = 1024;
 
 /// Messages read per change-index page while catching up.
 const PAGE: usize = 2000;
@@ -122,11 +130,12 @@ impl SearchIndex<'_> {
         if done >= target {
             return Ok(());
         }
-        let mut added: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+        let mut added: BTreeMap<(String, u32), BTreeSet<u32>> = BTreeMap::new();
         let mut note = |item: &crate::state::index::Item,
-                        added: &mut BTreeMap<String, BTreeSet<u32>>| {
+                        added: &mut BTreeMap<(String, u32), BTreeSet<u32>>| {
+            let uid = item.uid.0;
             for w in words(item).unwrap_or_default() {
-                added.entry(w).or_default().insert(item.uid.0);
+                added.entry((w, uid / BLOCK)).or_default().insert(uid);
             }
         };
         let mut rebuild = false;
@@ -167,21 +176,27 @@ impl SearchIndex<'_> {
         {
             let mut postings = txn.open_table(POSTINGS)?;
             if rebuild {
-                let stale: Vec<String> = postings
-                    .range((self.user, id, "")..(self.user, id.saturating_add(1), ""))?
-                    .filter_map(|r| r.ok().map(|(k, _)| k.value().2.to_string()))
+                let stale: Vec<(String, u32)> = postings
+                    .range((self.user, id, "", 0)..(self.user, id.saturating_add(1), "", 0))?
+                    .filter_map(|r| {
+                        r.ok().map(|(k, _)| {
+                            let k = k.value();
+                            (k.2.to_string(), k.3)
+                        })
+                    })
                     .collect();
-                for w in stale {
-                    postings.remove((self.user, id, w.as_str()))?;
+                for (w, block) in stale {
+                    postings.remove((self.user, id, w.as_str(), block))?;
                 }
             }
-            for (word, uids) in added {
+            for ((word, block), uids) in added {
+                let key = (self.user, id, word.as_str(), block);
                 let mut all = BTreeSet::new();
-                if let Some(existing) = postings.get((self.user, id, word.as_str()))? {
+                if let Some(existing) = postings.get(key)? {
                     decode_uids(existing.value(), &mut all);
                 }
                 all.extend(uids);
-                postings.insert((self.user, id, word.as_str()), encode_uids(&all).as_slice())?;
+                postings.insert(key, encode_uids(&all).as_slice())?;
             }
             txn.open_table(INDEXED)?
                 .insert((self.user, id), since.max(target))?;
@@ -206,9 +221,9 @@ impl SearchIndex<'_> {
         let mut result: Option<BTreeSet<u32>> = None;
         for term in terms {
             let mut uids = BTreeSet::new();
-            for row in postings
-                .range((self.user, id, term.as_str())..(self.user, id.saturating_add(1), ""))?
-            {
+            for row in postings.range(
+                (self.user, id, term.as_str(), 0)..(self.user, id.saturating_add(1), "", 0),
+            )? {
                 let (k, v) = row?;
                 if !k.value().2.starts_with(term.as_str()) {
                     break;

@@ -359,3 +359,87 @@ fn foldersync_initial_incremental_and_bad_key() {
     let bad = run(phone.folder_sync(SyncKey::first(77))).unwrap();
     assert_eq!(bad.status, FolderSyncStatus::InvalidSyncKey);
 }
+
+/// Keys of the shapes other servers issue (Z-Push's `{uuid}N`, Exchange's numbers and GUIDs),
+/// sent by a device that moved here from one of them: every command refuses them with its
+/// "invalid sync key" status, exactly like a stale key of easd's own, and the device's real
+/// state is left as it was.
+#[test]
+fn other_servers_key_shapes_get_the_invalid_key_statuses() {
+    use easd::eas::Command;
+    use easd::eas::foldercreate::{FolderCreateRequest, FolderCreateStatus};
+    use easd::eas::getitemestimate::{
+        EstimateCollection, EstimateStatus, GetItemEstimateRequest, GetItemEstimateResponse,
+    };
+    use easd::eas::ids::CollectionId;
+
+    let server = Server::start();
+    let root = server.maildir(USER);
+    make_maildir(&root);
+    put_message(&root, "", 1, "Kept", "");
+    let mut phone = server.device(USER, "devforeign");
+    let (inbox, _) = run(inbox_id(&mut phone));
+    let key = run(prime(&mut phone, &inbox));
+    let folder_key = run(phone.folder_sync(SyncKey::Initial))
+        .unwrap()
+        .sync_key
+        .unwrap();
+    for shape in [
+        "{8c5b1e2a-4f3d-4c1b-9a7e-0d2f6b8e1c3a}12",
+        "5",
+        "{A1B2C3D4-E5F6-4789-ABCD-EF0123456789}",
+    ] {
+        let foreign = SyncKey::parse_any(shape).unwrap();
+        assert!(matches!(foreign, SyncKey::Foreign(_)), "{shape}");
+
+        let fs = run(phone.folder_sync(foreign)).unwrap();
+        assert_eq!(fs.status, FolderSyncStatus::InvalidSyncKey, "{shape}");
+
+        let created = run(phone.folder_create(&FolderCreateRequest {
+            sync_key: foreign,
+            parent_id: CollectionId::parse("0").unwrap(),
+            display_name: "Never".into(),
+            kind: 12,
+        }))
+        .unwrap();
+        assert_eq!(
+            created.status,
+            FolderCreateStatus::InvalidSyncKey,
+            "{shape}"
+        );
+
+        let r = run(phone.sync(&sync_req(&inbox, foreign, 10)))
+            .unwrap()
+            .unwrap();
+        let c = r.collection(&inbox).unwrap();
+        assert_eq!(c.status, SyncStatus::InvalidSyncKey, "{shape}");
+        assert_eq!(c.sync_key, Some(SyncKey::Initial));
+
+        let est = run(phone.call_typed(
+            Command::GetItemEstimate,
+            &GetItemEstimateRequest {
+                collections: vec![EstimateCollection {
+                    sync_key: foreign,
+                    collection_id: inbox.clone(),
+                    options: None,
+                }],
+            }
+            .encode(),
+            GetItemEstimateResponse::parse,
+        ))
+        .unwrap();
+        assert_eq!(
+            est.responses[0].status,
+            EstimateStatus::InvalidSyncKey,
+            "{shape}"
+        );
+    }
+    assert!(!root.join(".Never").exists());
+    let fs = run(phone.folder_sync(folder_key)).unwrap();
+    assert_eq!(fs.status, FolderSyncStatus::Success);
+    let r = run(phone.sync(&sync_req(&inbox, key, 10)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.collections[0].status, SyncStatus::Success);
+    assert_eq!(adds(&r).len(), 1);
+}

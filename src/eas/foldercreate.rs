@@ -86,7 +86,7 @@ impl FolderCreateResponse {
         let el = fields::root(el, fh::FOLDER_CREATE)?;
         Ok(FolderCreateResponse {
             status: fields::status(el, fh::STATUS)?,
-            sync_key: fields::opt_id(el, fh::SYNC_KEY, SyncKey::parse)?,
+            sync_key: fields::opt_id(el, fh::SYNC_KEY, SyncKey::parse_any)?,
             server_id: fields::opt_id(el, fh::SERVER_ID, CollectionId::parse)?,
         })
     }

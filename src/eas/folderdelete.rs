@@ -75,7 +75,7 @@ impl FolderDeleteResponse {
         let el = fields::root(el, fh::FOLDER_DELETE)?;
         Ok(FolderDeleteResponse {
             status: fields::status(el, fh::STATUS)?,
-            sync_key: fields::opt_id(el, fh::SYNC_KEY, SyncKey::parse)?,
+            sync_key: fields::opt_id(el, fh::SYNC_KEY, SyncKey::parse_any)?,
         })
     }
 }

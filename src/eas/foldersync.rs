@@ -142,16 +142,28 @@ impl FolderSyncResponse {
         }
         Ok(FolderSyncResponse {
             status: fields::status(el, fh::STATUS)?,
-            sync_key: fields::opt_id(el, fh::SYNC_KEY, SyncKey::parse)?,
+            sync_key: fields::opt_id(el, fh::SYNC_KEY, SyncKey::parse_any)?,
             changes,
         })
     }
 }
 
-pub(crate) fn key_no(k: SyncKey) -> Option<KeyNo> {
+/// What a key a client sent is to this server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SentKey {
+    /// `0`: start afresh.
+    Initial,
+    /// Of easd's shape: a state here when the numbers match a stored one.
+    Issued(KeyNo),
+    /// Of a shape easd never issues: the command's "invalid sync key" status, never a fresh start.
+    Foreign,
+}
+
+pub(crate) fn sent_key(k: SyncKey) -> SentKey {
     match k {
-        SyncKey::Initial => None,
-        SyncKey::Issued { epoch, counter } => Some(KeyNo { epoch, counter }),
+        SyncKey::Initial => SentKey::Initial,
+        SyncKey::Issued { epoch, counter } => SentKey::Issued(KeyNo { epoch, counter }),
+        SyncKey::Foreign(_) => SentKey::Foreign,
     }
 }
 
@@ -218,8 +230,8 @@ pub fn run(
     let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
     let now = records(&limits.visible(folders));
     let stored = app.sync_states.hierarchy(dev).map_err(|e| e.to_string())?;
-    let (base, next_key, previous) = match (key_no(req.sync_key), &stored) {
-        (None, _) => (
+    let (base, next_key, previous) = match (sent_key(req.sync_key), &stored) {
+        (SentKey::Initial, _) => (
             Vec::new(),
             KeyNo {
                 epoch: new_epoch(),
@@ -227,12 +239,12 @@ pub fn run(
             },
             None,
         ),
-        (Some(k), Some(s)) if k == s.current.key => (
+        (SentKey::Issued(k), Some(s)) if k == s.current.key => (
             s.current.folders.clone(),
             bump(s.current.key),
             Some(s.current.clone()),
         ),
-        (Some(k), Some(s)) if s.previous.as_ref().is_some_and(|p| p.key == k) => (
+        (SentKey::Issued(k), Some(s)) if s.previous.as_ref().is_some_and(|p| p.key == k) => (
             s.previous.clone().map(|p| p.folders).unwrap_or_default(),
             bump(s.current.key),
             s.previous.clone(),
@@ -243,7 +255,7 @@ pub fn run(
     let unchanged = changes.is_empty()
         && stored
             .as_ref()
-            .is_some_and(|s| key_no(req.sync_key) == Some(s.current.key));
+            .is_some_and(|s| sent_key(req.sync_key) == SentKey::Issued(s.current.key));
     if unchanged {
         return Ok(FolderSyncResponse {
             status: FolderSyncStatus::Success,
@@ -316,6 +328,7 @@ pub async fn handle(app: std::sync::Arc<App>, req: std::sync::Arc<Request>) -> R
 mod tests {
     use super::*;
     use crate::eas::fields::StatusCode;
+    use crate::eas::ids::IdError;
 
     fn rec(id: u32, parent: u32, name: &str, kind: u8) -> FolderRecord {
         FolderRecord {
@@ -363,5 +376,29 @@ mod tests {
             FolderSyncStatus::from_code(9),
             Some(FolderSyncStatus::InvalidSyncKey)
         );
+    }
+
+    #[test]
+    fn other_servers_keys_go_back_verbatim_and_are_refused_here() {
+        for key in [
+            "{8c5b1e2a-4f3d-4c1b-9a7e-0d2f6b8e1c3a}12",
+            "3",
+            "{A1B2C3D4-E5F6-4789-ABCD-EF0123456789}",
+        ] {
+            let answer = Element::new(fh::FOLDER_SYNC)
+                .with_text(fh::STATUS, "1")
+                .with_text(fh::SYNC_KEY, key);
+            let parsed = FolderSyncResponse::parse(&answer).unwrap();
+            let k = parsed.sync_key.unwrap();
+            let again = parsed.encode();
+            assert_eq!(again.first(fh::SYNC_KEY).unwrap().text_content(), Some(key));
+            let next = FolderSyncRequest { sync_key: k }.encode();
+            assert_eq!(next.first(fh::SYNC_KEY).unwrap().text_content(), Some(key));
+            assert_eq!(sent_key(k), SentKey::Foreign);
+            assert!(matches!(
+                FolderSyncRequest::parse(&next),
+                Err(ParseError::BadId(t, IdError::BadSyncKey)) if t == fh::SYNC_KEY
+            ));
+        }
     }
 }

@@ -85,7 +85,7 @@ impl FolderUpdateResponse {
         let el = fields::root(el, fh::FOLDER_UPDATE)?;
         Ok(FolderUpdateResponse {
             status: fields::status(el, fh::STATUS)?,
-            sync_key: fields::opt_id(el, fh::SYNC_KEY, SyncKey::parse)?,
+            sync_key: fields::opt_id(el, fh::SYNC_KEY, SyncKey::parse_any)?,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! bring, from the change index and the device's state, without changing either.
 
 use super::fields::{self, ParseError, status_element, status_enum};
-use super::foldersync::key_no;
+use super::foldersync::{SentKey, sent_key};
 use super::ids::{CollectionId, SyncKey};
 use super::limits::DeviceLimits;
 use super::options::{self, ItemOptions};
@@ -69,7 +69,8 @@ impl GetItemEstimateRequest {
                     }),
                 };
                 Ok(EstimateCollection {
-                    sync_key: fields::id(c, airsync::SYNC_KEY, SyncKey::parse)?,
+                    // Another server's key gets Status 4 from `estimate`, like a stale one.
+                    sync_key: fields::id(c, airsync::SYNC_KEY, SyncKey::parse_any)?,
                     collection_id: fields::id(c, gie::COLLECTION_ID, CollectionId::parse)?,
                     options,
                 })
@@ -150,8 +151,10 @@ fn estimate(
     else {
         return Ok(answer(EstimateStatus::InvalidCollection, None));
     };
-    let Some(k) = key_no(c.sync_key) else {
-        return Ok(answer(EstimateStatus::NotPrimed, None));
+    let k = match sent_key(c.sync_key) {
+        SentKey::Issued(k) => k,
+        SentKey::Initial => return Ok(answer(EstimateStatus::NotPrimed, None)),
+        SentKey::Foreign => return Ok(answer(EstimateStatus::InvalidSyncKey, None)),
     };
     let Some(state) = app
         .sync_states
@@ -279,5 +282,27 @@ mod tests {
             }],
         };
         assert_eq!(GetItemEstimateResponse::parse(&resp.encode()), Ok(resp));
+    }
+
+    #[test]
+    fn other_servers_keys_go_back_verbatim_and_are_never_ours() {
+        let key = "{8c5b1e2a-4f3d-4c1b-9a7e-0d2f6b8e1c3a}3";
+        let req = GetItemEstimateRequest {
+            collections: vec![EstimateCollection {
+                sync_key: SyncKey::parse_any(key).unwrap(),
+                collection_id: CollectionId::parse("{inbox}").unwrap(),
+                options: None,
+            }],
+        };
+        let el = req.encode();
+        let sent = el
+            .first(gie::COLLECTIONS)
+            .and_then(|c| c.first(gie::COLLECTION))
+            .and_then(|c| c.first(airsync::SYNC_KEY))
+            .and_then(Element::text_content);
+        assert_eq!(sent, Some(key));
+        let parsed = GetItemEstimateRequest::parse(&el).unwrap();
+        assert_eq!(parsed, req);
+        assert_eq!(sent_key(parsed.collections[0].sync_key), SentKey::Foreign);
     }
 }

@@ -3,7 +3,7 @@
 //! list is the old one with only that change applied, so the device's next FolderSync reports
 //! what else changed meanwhile but never its own change back.
 
-use super::foldersync::{bump, key_no, records, sync_key};
+use super::foldersync::{SentKey, bump, records, sent_key, sync_key};
 use super::ids::{CollectionId, SyncKey};
 use crate::app::App;
 use crate::collections::Folder;
@@ -15,7 +15,7 @@ pub fn current(
     dev: DeviceRef<'_>,
     key: SyncKey,
 ) -> Result<Option<HierarchyState>, SyncStateError> {
-    let Some(k) = key_no(key) else {
+    let SentKey::Issued(k) = sent_key(key) else {
         return Ok(None);
     };
     Ok(app

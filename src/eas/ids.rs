@@ -38,12 +38,51 @@ fn short(s: &str) -> Result<Short, IdError> {
 }
 
 /// A synchronization key: `0` asks for a fresh start; every other key names one state the server
-/// handed out. A key carries a random epoch chosen when its state was primed, so a key from before
-/// a device was reset (or from another server) never matches a later state by accident.
+/// handed out. easd's keys carry a random epoch chosen when their state was primed, so a key from
+/// before a device was reset (or from another server) never matches a later state by accident.
+/// Other servers' keys (Z-Push's `{uuid}12`, Exchange's numbers) are `Foreign`: the client and
+/// `easd bench` carry them back verbatim, and the server refuses them with the command's "invalid
+/// sync key" status, either because it reads the key with `parse`, which never yields one, or
+/// because its state lookups treat `Foreign` as a key it never issued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SyncKey {
     Initial,
     Issued { epoch: u32, counter: u32 },
+    Foreign(ForeignKey),
+}
+
+/// A sync key of a shape easd never issues, kept as the bytes the server sent: 1 to 64 bytes of
+/// UTF-8 (MS-ASCMD caps SyncKey at 64 characters). Stored inline so `SyncKey` stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ForeignKey {
+    len: u8,
+    bytes: [u8; ID_MAX],
+}
+
+impl ForeignKey {
+    fn new(s: &str) -> Result<ForeignKey, IdError> {
+        if s.is_empty() {
+            return Err(IdError::Empty);
+        }
+        let mut bytes = [0; ID_MAX];
+        bytes
+            .get_mut(..s.len())
+            .ok_or(IdError::TooLong)?
+            .copy_from_slice(s.as_bytes());
+        let len = u8::try_from(s.len()).map_err(|_| IdError::TooLong)?;
+        Ok(ForeignKey { len, bytes })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // `new` copies a whole `&str`, so the bytes are always UTF-8 and this never falls back.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for ForeignKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 impl SyncKey {
@@ -52,10 +91,12 @@ impl SyncKey {
         SyncKey::Issued { epoch, counter: 1 }
     }
 
-    /// The key that follows this one (the epoch stays).
+    /// The key that follows this one (the epoch stays). Only a server knows what follows a
+    /// foreign key, so that one is returned as it is.
     pub fn next(self) -> SyncKey {
         match self {
             SyncKey::Initial => SyncKey::first(1),
+            SyncKey::Foreign(_) => self,
             SyncKey::Issued { epoch, counter } => SyncKey::Issued {
                 epoch,
                 counter: counter.checked_add(1).unwrap_or(1),
@@ -86,6 +127,16 @@ impl SyncKey {
         })
     }
 
+    /// Parses a key a server sent: easd's own shapes as `parse` reads them, anything else of 1 to
+    /// 64 bytes as `Foreign`, so that it goes back byte for byte.
+    pub fn parse_any(s: &str) -> Result<SyncKey, IdError> {
+        match SyncKey::parse(s) {
+            // `parse` takes upper-case hex in the epoch, which `Display` would not give back.
+            Ok(k) if k.to_string() == s => Ok(k),
+            _ => ForeignKey::new(s).map(SyncKey::Foreign),
+        }
+    }
+
     pub fn is_initial(self) -> bool {
         self == SyncKey::Initial
     }
@@ -96,6 +147,7 @@ impl fmt::Display for SyncKey {
         match self {
             SyncKey::Initial => f.write_str("0"),
             SyncKey::Issued { epoch, counter } => write!(f, "{epoch:08x}{counter}"),
+            SyncKey::Foreign(k) => f.write_str(k.as_str()),
         }
     }
 }
@@ -195,6 +247,39 @@ mod tests {
             "0000000099999999999",
         ] {
             assert_eq!(SyncKey::parse(bad), Err(IdError::BadSyncKey), "{bad}");
+        }
+    }
+
+    #[test]
+    fn foreign_keys_go_back_verbatim_but_never_come_from_parse() {
+        let zpush = "{8c5b1e2a-4f3d-4c1b-9a7e-0d2f6b8e1c3a}12";
+        let exchange_guid = "{A1B2C3D4-E5F6-4789-ABCD-EF0123456789}";
+        let upper_hex = "DEADBEEF1";
+        for key in ["1", zpush, exchange_guid, upper_hex, &"k".repeat(64)] {
+            let k = SyncKey::parse_any(key).unwrap();
+            assert!(matches!(k, SyncKey::Foreign(_)), "{key}");
+            assert_eq!(k.to_string(), key);
+            assert_eq!(k.next(), k);
+            assert!(!k.is_initial());
+            assert_eq!(
+                SyncKey::parse(key).ok().filter(|k| k.to_string() == key),
+                None
+            );
+        }
+        // A long number may happen to have easd's shape; it still goes back as it came.
+        let numeric = SyncKey::parse_any("2147483647").unwrap();
+        assert_eq!(numeric.to_string(), "2147483647");
+        assert_eq!(SyncKey::parse_any("0"), Ok(SyncKey::Initial));
+        assert_eq!(SyncKey::parse_any("deadbeef7"), SyncKey::parse("deadbeef7"));
+        assert_eq!(SyncKey::parse_any(""), Err(IdError::Empty));
+        assert_eq!(SyncKey::parse_any(&"k".repeat(65)), Err(IdError::TooLong));
+        assert_eq!(SyncKey::parse_any(&"é".repeat(33)), Err(IdError::TooLong));
+        assert_eq!(
+            SyncKey::parse_any("schlüssel").map(|k| k.to_string()),
+            Ok("schlüssel".into())
+        );
+        for key in ["1", zpush, exchange_guid] {
+            assert_eq!(SyncKey::parse(key), Err(IdError::BadSyncKey), "{key}");
         }
     }
 

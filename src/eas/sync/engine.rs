@@ -12,7 +12,7 @@ use crate::ProtocolVersion;
 use crate::app::App;
 use crate::collections::{Account, BackendError, Folder, ItemBackend};
 use crate::eas::fields::ParseError;
-use crate::eas::foldersync::{bump, key_no, new_epoch, sync_key};
+use crate::eas::foldersync::{SentKey, bump, new_epoch, sent_key, sync_key};
 use crate::eas::ids::{ClientId, ServerId, SyncKey};
 use crate::eas::limits::DeviceLimits;
 use crate::eas::options::{self, ItemOptions};
@@ -203,6 +203,10 @@ fn run_collection(
         (None, Some(s)) => sync_key(s.current.key),
         (None, None) => return Ok(invalid_key()),
     };
+    let sent = sent_key(key);
+    if sent == SentKey::Foreign {
+        return Ok(invalid_key());
+    }
     let Resolved {
         options,
         bytes: options_bytes,
@@ -235,7 +239,7 @@ fn run_collection(
     let class =
         (ctx.version < ProtocolVersion::V12_1).then(|| folder.kind.class().name().to_string());
 
-    let Some(k) = key_no(key) else {
+    let SentKey::Issued(k) = sent else {
         let modseq = backend.refresh(folder)?;
         let first = KeyNo {
             epoch: new_epoch(),

@@ -147,7 +147,9 @@ impl CollectionRequest {
             .find(|o| o.class.is_none() || o.class == class || o.class.as_deref() == Some("Email"));
         Ok(CollectionRequest {
             class,
-            sync_key: Some(fields::id(el, airsync::SYNC_KEY, SyncKey::parse)?),
+            // Another server's key is a well-formed key this server never issued: the engine
+            // answers Status 3 for that collection, and the device starts it over.
+            sync_key: Some(fields::id(el, airsync::SYNC_KEY, SyncKey::parse_any)?),
             collection_id: fields::id(el, airsync::COLLECTION_ID, CollectionId::parse)?,
             deletes_as_moves: fields::opt_flag(el, airsync::DELETES_AS_MOVES)?,
             get_changes: fields::opt_flag(el, airsync::GET_CHANGES)?,
@@ -287,6 +289,25 @@ impl SyncRequest {
 mod tests {
     use super::*;
     use crate::wbxml::tags::email;
+
+    #[test]
+    fn other_servers_keys_go_back_verbatim() {
+        for key in ["{8c5b1e2a-4f3d-4c1b-9a7e-0d2f6b8e1c3a}12", "42"] {
+            let k = SyncKey::parse_any(key).unwrap();
+            let req = SyncRequest {
+                collections: vec![CollectionRequest::new(CollectionId::parse("9").unwrap(), k)],
+                ..SyncRequest::default()
+            };
+            let el = req.encode();
+            let sent = el
+                .first(airsync::COLLECTIONS)
+                .and_then(|c| c.first(airsync::COLLECTION))
+                .and_then(|c| c.first(airsync::SYNC_KEY))
+                .and_then(Element::text_content);
+            assert_eq!(sent, Some(key));
+            assert_eq!(SyncRequest::parse(&el), Ok(req));
+        }
+    }
 
     #[test]
     fn request_round_trips() {

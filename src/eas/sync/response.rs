@@ -210,7 +210,7 @@ impl CollectionResponse {
         }
         Ok(CollectionResponse {
             class: fields::opt_text(el, airsync::CLASS).map(str::to_string),
-            sync_key: fields::opt_id(el, airsync::SYNC_KEY, SyncKey::parse)?,
+            sync_key: fields::opt_id(el, airsync::SYNC_KEY, SyncKey::parse_any)?,
             collection_id: fields::id(el, airsync::COLLECTION_ID, CollectionId::parse)?,
             status: fields::status(el, airsync::STATUS)?,
             commands,
@@ -317,5 +317,38 @@ mod tests {
         assert_eq!(SyncResponse::parse(&r.encode()), Ok(r));
         let f = SyncResponse::failed(SyncStatus::RequestIncomplete);
         assert_eq!(SyncResponse::parse(&f.encode()), Ok(f));
+    }
+
+    #[test]
+    fn other_servers_keys_round_trip_per_collection() {
+        let zpush = "{8c5b1e2a-4f3d-4c1b-9a7e-0d2f6b8e1c3a}7";
+        let exchange = "1534897012";
+        let answer = Element::new(airsync::SYNC).with(
+            Element::new(airsync::COLLECTIONS)
+                .with(
+                    Element::new(airsync::COLLECTION)
+                        .with_text(airsync::SYNC_KEY, zpush)
+                        .with_text(airsync::COLLECTION_ID, "{inbox}")
+                        .with_text(airsync::STATUS, "1"),
+                )
+                .with(
+                    Element::new(airsync::COLLECTION)
+                        .with_text(airsync::SYNC_KEY, exchange)
+                        .with_text(airsync::COLLECTION_ID, "5")
+                        .with_text(airsync::STATUS, "1"),
+                ),
+        );
+        let r = SyncResponse::parse(&answer).unwrap();
+        let keys: Vec<String> = r
+            .collections
+            .iter()
+            .map(|c| c.sync_key.unwrap().to_string())
+            .collect();
+        assert_eq!(keys, [zpush, exchange]);
+        assert!(matches!(
+            r.collections[0].sync_key,
+            Some(SyncKey::Foreign(_))
+        ));
+        assert_eq!(SyncResponse::parse(&r.encode()), Ok(r));
     }
 }

@@ -800,3 +800,96 @@ fn killed_at_random_points_the_phone_recovers_and_agrees_with_disk() {
 fn two_hundred_kills() {
     session(200, 20_000, 250);
 }
+
+/// A phone's Add written to disk by a server that died before committing the sync state: the
+/// phone repeats the request with the same SyncKey and ClientId, and the item must not be
+/// written a second time (the crash test found such duplicates).
+#[test]
+fn add_repeated_after_a_crash_before_the_state_commit_is_stored_once() {
+    let mut server = Server::start();
+    let state = server.data_dir().join("state.redb");
+    let dir = server.data_dir().join("dav").join(USER).join("contacts");
+    let mut phone = server.device(USER, "addphone");
+    let (_, changes) = run(inbox_id(&mut phone));
+    let id = changes
+        .iter()
+        .find_map(|c| match c {
+            easd::eas::foldersync::FolderChange::Add(e) if e.kind == Class::Contacts.kind() => {
+                Some(e.server_id.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    let sync = |phone: &mut Device, key: SyncKey, commands: Vec<ClientCommand>| {
+        let mut c = CollectionRequest::new(id.clone(), key);
+        c.options = Some(Class::Contacts.options());
+        c.get_changes = Some(!key.is_initial());
+        c.commands = commands;
+        run(phone.sync(&SyncRequest {
+            collections: vec![c],
+            ..SyncRequest::default()
+        }))
+        .unwrap()
+        .unwrap()
+        .collections
+        .remove(0)
+    };
+    let key = sync(&mut phone, SyncKey::Initial, Vec::new())
+        .sync_key
+        .unwrap();
+
+    // The state as it was before the Add, taken with the server stopped.
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let before = std::fs::read(&state).unwrap();
+    server.restart();
+    phone.conn = Connection::new(server.target());
+
+    let add = || {
+        vec![ClientCommand::Add {
+            client_id: ClientId::parse("c1").unwrap(),
+            data: Class::Contacts.data("Once"),
+        }]
+    };
+    let first = sync(&mut phone, key, add());
+    assert!(
+        matches!(
+            &first.responses[..],
+            [ClientResponse::Add {
+                status: SyncStatus::Success,
+                ..
+            }]
+        ),
+        "{first:?}"
+    );
+
+    // The crash: the file is on disk, the state commit never happened.
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    std::fs::write(&state, before).unwrap();
+    server.restart();
+    phone.conn = Connection::new(server.target());
+
+    let again = sync(&mut phone, key, add());
+    assert!(
+        matches!(
+            &again.responses[..],
+            [ClientResponse::Add {
+                status: SyncStatus::Success,
+                server_id: Some(_),
+                ..
+            }]
+        ),
+        "{again:?}"
+    );
+    assert!(
+        again.commands.is_empty(),
+        "the phone's own item came back: {again:?}"
+    );
+    assert_eq!(
+        disk_items(Class::Contacts, &dir)
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["Once"]
+    );
+}

@@ -93,8 +93,10 @@ pub trait ItemBackend {
         item: &Item,
         as_move: bool,
     ) -> Result<Option<u32>, BackendError>;
-    /// Applies a client Add.
-    fn add(&self, folder: &Folder, data: &Element) -> Result<Created, BackendError>;
+    /// Applies a client Add. `origin` names the command (device, SyncKey, ClientId) the same
+    /// way each time it comes, so a backend can recognise an Add repeated after a crash that
+    /// struck between its write and the state commit that would have made it a replay.
+    fn add(&self, folder: &Folder, data: &Element, origin: &str) -> Result<Created, BackendError>;
     /// Applies a 16.x Change of one occurrence of a recurring series (AirSyncBase InstanceId,
     /// the occurrence's original start); returns the modseq.
     fn change_instance(

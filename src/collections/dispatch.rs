@@ -119,8 +119,8 @@ impl ItemBackend for Backends<'_> {
         self.pick(folder)?.delete(folder, item, as_move)
     }
 
-    fn add(&self, folder: &Folder, data: &Element) -> Result<Created, BackendError> {
-        self.pick(folder)?.add(folder, data)
+    fn add(&self, folder: &Folder, data: &Element, origin: &str) -> Result<Created, BackendError> {
+        self.pick(folder)?.add(folder, data, origin)
     }
 
     fn change_instance(

@@ -369,7 +369,7 @@ impl ItemBackend for MailBackend<'_> {
         }
     }
 
-    fn add(&self, folder: &Folder, data: &Element) -> Result<Created, BackendError> {
+    fn add(&self, folder: &Folder, data: &Element, _origin: &str) -> Result<Created, BackendError> {
         if folder.kind != FolderType::Drafts {
             return Err(BackendError::Unsupported);
         }

@@ -115,6 +115,14 @@ fn merge_eas(
     }
 }
 
+/// A file stem from an Add's origin: FNV-1a, stable across restarts and builds.
+fn origin_stem(origin: &str) -> String {
+    let hash = origin.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("eas-add-{hash:016x}")
+}
+
 pub struct PimBackend<'a> {
     account: &'a Account<'a>,
     store: Arc<dyn PimStore>,
@@ -363,13 +371,46 @@ impl ItemBackend for PimBackend<'_> {
         Ok(None)
     }
 
-    fn add(&self, folder: &Folder, data: &Element) -> Result<Created, BackendError> {
+    /// The file is named after `origin`, so an Add written before a crash and repeated after
+    /// it finds its file instead of writing a second one.
+    fn add(&self, folder: &Folder, data: &Element, origin: &str) -> Result<Created, BackendError> {
         let (name, kind) = dav_source(folder)?;
         self.check_class(kind)?;
+        let stem = origin_stem(origin);
+        let ext = if kind == PimKind::Contacts {
+            "vcf"
+        } else {
+            "ics"
+        };
+        let href = Href::parse(&format!("{stem}.{ext}")).map_err(BackendError::from)?;
+        match self.store.read(name, &href) {
+            Ok(text) => {
+                log::info!(
+                    "{}: Add {origin} was stored before a restart as {name}/{href}",
+                    self.account.user
+                );
+                self.refresh(folder)?;
+                let index = &self.account.app.index;
+                let item = index
+                    .uid_of(folder.coll, href.as_str())?
+                    .and_then(|uid| index.item(folder.coll, uid).ok().flatten());
+                return match item {
+                    Some(item) => Ok(Created {
+                        uid: item.uid,
+                        modseq: item.modseq,
+                    }),
+                    None => Err(BackendError::Invalid(format!(
+                        "{name}/{href} cannot be shown to a device: {} bytes",
+                        text.len()
+                    ))),
+                };
+            }
+            Err(PimError::ItemNotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
         let opts = self.convert_options(self.version, &EmailOptions::new(self.version));
         let text = merge_eas(kind, data, None, &opts)?;
-        let uid = item_uid(&text).unwrap_or_else(new_uid);
-        let stored = self.store.create(name, &uid, &text)?;
+        let stored = self.store.create(name, &stem, &text)?;
         self.note_stored(folder, &stored, &text)
     }
 

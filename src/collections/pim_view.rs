@@ -231,7 +231,12 @@ impl ItemBackend for ConvertedPim<'_> {
         Err(BackendError::Unsupported)
     }
 
-    fn add(&self, _folder: &Folder, _data: &Element) -> Result<Created, BackendError> {
+    fn add(
+        &self,
+        _folder: &Folder,
+        _data: &Element,
+        _origin: &str,
+    ) -> Result<Created, BackendError> {
         Err(BackendError::Unsupported)
     }
 }

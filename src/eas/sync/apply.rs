@@ -129,7 +129,13 @@ impl Applier<'_> {
                     ) {
                         continue;
                     }
-                    let (uid, status) = match self.backend.add(self.folder, data) {
+                    let origin = format!(
+                        "{}/{}/{}/{id}",
+                        self.ctx.dev.device,
+                        self.folder.id,
+                        req.sync_key.map(|k| k.to_string()).unwrap_or_default()
+                    );
+                    let (uid, status) = match self.backend.add(self.folder, data, &origin) {
                         Ok(created) => {
                             held.insert(created.uid.0);
                             out.held_dirty = true;

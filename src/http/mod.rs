@@ -109,26 +109,32 @@ async fn accept_loop(
             };
             match tls {
                 None => serve_conn(app, stream, peer).await,
+                // Boxed: the TLS stream and handshake would otherwise make every plain
+                // connection's task as large as a TLS one.
                 Some(tls) => {
-                    let handshake = tls.acceptor().accept(stream);
-                    let timeout = Duration::from_secs(app.config.limits.header_timeout_secs.into());
-                    let res = smol::future::or(async { Some(handshake.await) }, async {
-                        Timer::after(timeout).await;
-                        None
-                    })
-                    .await;
-                    match res {
-                        // A TLS-ALPN-01 validation only needs the handshake; there is no HTTP after it.
-                        Some(Ok(s))
-                            if s.get_ref().1.alpn_protocol()
-                                == Some(crate::acme::ACME_TLS_ALPN) =>
-                        {
-                            log::debug!("{addr}: ACME validation handshake");
+                    Box::pin(async move {
+                        let handshake = tls.acceptor().accept(stream);
+                        let timeout =
+                            Duration::from_secs(app.config.limits.header_timeout_secs.into());
+                        let res = smol::future::or(async { Some(handshake.await) }, async {
+                            Timer::after(timeout).await;
+                            None
+                        })
+                        .await;
+                        match res {
+                            // A TLS-ALPN-01 validation only needs the handshake; there is no HTTP after it.
+                            Some(Ok(s))
+                                if s.get_ref().1.alpn_protocol()
+                                    == Some(crate::acme::ACME_TLS_ALPN) =>
+                            {
+                                log::debug!("{addr}: ACME validation handshake");
+                            }
+                            Some(Ok(s)) => serve_conn(app, s, peer).await,
+                            Some(Err(e)) => log::debug!("{addr}: TLS handshake failed: {e}"),
+                            None => log::debug!("{addr}: TLS handshake timed out"),
                         }
-                        Some(Ok(s)) => serve_conn(app, s, peer).await,
-                        Some(Err(e)) => log::debug!("{addr}: TLS handshake failed: {e}"),
-                        None => log::debug!("{addr}: TLS handshake timed out"),
-                    }
+                    })
+                    .await
                 }
             }
         })

@@ -5,35 +5,20 @@
 //! with the server's CPU time per answer, and the server's peak RSS. Run with
 //! `cargo bench --bench freebusy`.
 
+mod support;
+
+use support::{PASSWORD, hash};
+
 use easd::client::{Device, Target};
 use easd::eas::Command as EasCommand;
 use easd::eas::resolverecipients::{
     AvailabilityRequest, AvailabilityStatus, ResolveRequest, ResolveResponse,
 };
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const EVENTS: u32 = 5_000;
 const REQUESTS: usize = 20;
-const PASSWORD: &str = "bench password";
-
-fn hash() -> String {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_easd"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("easd hash-password");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(PASSWORD.as_bytes())
-        .expect("write");
-    let out = c.wait_with_output().expect("hash");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// Event `i`, spread over 2030 so a 42-day window meets about a ninth of the single ones and
 /// every series.
@@ -67,31 +52,6 @@ fn make_calendar(dir: &Path) {
     }
 }
 
-fn vm_hwm_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-/// User plus system CPU seconds the process has used, from /proc/<pid>/stat.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
-    ticks as f64 / hz as f64
-}
-
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
@@ -106,21 +66,8 @@ fn main() {
         ),
     )
     .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_easd"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start easd");
-    let pid = child.id();
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines.next().expect("easd exited").expect("read log");
-        if let Some(a) = line.split("listening on http://").nth(1) {
-            break a.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let server = support::Easd::start(&config);
+    let addr = server.addr.clone();
     let req = ResolveRequest {
         to: vec!["bob@example.com".into()],
         certificate_retrieval: None,
@@ -134,7 +81,7 @@ fn main() {
     smol::block_on(async {
         let mut phone = Device::new(Target::http(addr), "alice@example.com", PASSWORD, "fb");
         let mut times: Vec<Duration> = Vec::with_capacity(REQUESTS);
-        let cpu_start = cpu_secs(pid);
+        let cpu_start = server.cpu_secs();
         let mut busy = 0;
         for _ in 0..REQUESTS {
             let t = Instant::now();
@@ -153,7 +100,7 @@ fn main() {
             assert_eq!(digits.len(), 2016);
             busy = digits.chars().filter(|c| *c != '0').count();
         }
-        let cpu = (cpu_secs(pid) - cpu_start) / REQUESTS as f64;
+        let cpu = (server.cpu_secs() - cpu_start) / REQUESTS as f64;
         times.sort();
         println!(
             "free/busy of a {EVENTS}-file calendar over 42 days ({busy} of 2016 slots not free): median {:.1} ms, worst {:.1} ms of {REQUESTS} requests; server CPU {:.1} ms per answer",
@@ -163,9 +110,7 @@ fn main() {
         );
         println!(
             "server peak RSS (VmHWM): {:.1} MB",
-            vm_hwm_kb(pid) as f64 / 1024.0
+            server.peak_rss_kb() as f64 / 1024.0
         );
     });
-    let _ = child.kill();
-    let _ = child.wait();
 }

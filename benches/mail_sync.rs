@@ -4,35 +4,20 @@
 //! (VmHWM) and the median time of 200 Syncs with nothing new. Builds nothing itself: cargo
 //! builds the binary this runs.
 
+mod support;
+
+use support::{PASSWORD, hash};
+
 use easd::client::{Device, Target};
 use easd::eas::foldersync::FolderChange;
 use easd::eas::ids::SyncKey;
 use easd::eas::options::ItemOptions;
 use easd::eas::sync::{CollectionRequest, SyncRequest};
 use easd::items::{BodyPreference, BodyType};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const MESSAGES: u32 = 10_000;
-const PASSWORD: &str = "bench password";
 const USER: &str = "bench@example.com";
-
-fn hash() -> String {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_easd"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("easd hash-password");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(PASSWORD.as_bytes())
-        .expect("write");
-    let out = c.wait_with_output().expect("hash");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn make_maildir(root: &std::path::Path) {
     for d in ["cur", "new", "tmp"] {
@@ -46,32 +31,6 @@ fn make_maildir(root: &std::path::Path) {
         let name = format!("{}.M{i}P1.bench,S={}:2,S", 1_690_000_000 + i, msg.len());
         std::fs::write(root.join("cur").join(name), msg).expect("write message");
     }
-}
-
-fn vm_hwm_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-/// User plus system CPU seconds the process has used, from /proc/<pid>/stat.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
-    ticks as f64 / hz as f64
 }
 
 /// CPU seconds this process (the simulated phone) has used.
@@ -120,22 +79,8 @@ fn main() {
         ),
     )
     .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_easd"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("EASD_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start easd");
-    let pid = child.id();
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines.next().expect("easd exited").expect("read log");
-        if let Some(a) = line.split("listening on http://").nth(1) {
-            break a.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let server = support::Easd::start(&config);
+    let addr = server.addr.clone();
     smol::block_on(async {
         let mut phone = Device::new(Target::http(addr), USER, PASSWORD, "bench1");
         let fs = phone
@@ -156,7 +101,7 @@ fn main() {
             .expect("prime");
         let mut key = primed.and_then(|r| r.collections[0].sync_key).expect("key");
         let start = Instant::now();
-        let cpu_start = cpu_secs(pid);
+        let cpu_start = server.cpu_secs();
         let client_start = own_cpu_secs();
         let mut items = 0usize;
         loop {
@@ -173,7 +118,7 @@ fn main() {
             }
         }
         let secs = start.elapsed().as_secs_f64();
-        let cpu = cpu_secs(pid) - cpu_start;
+        let cpu = server.cpu_secs() - cpu_start;
         let client = own_cpu_secs() - client_start;
         println!(
             "initial sync: {items} items in {secs:.2} s = {:.0} items/s (server CPU {cpu:.2} s = {:.0} items per CPU second; client CPU {client:.2} s)",
@@ -182,7 +127,7 @@ fn main() {
         );
         println!(
             "server peak RSS (VmHWM): {:.1} MB",
-            vm_hwm_kb(pid) as f64 / 1024.0
+            server.peak_rss_kb() as f64 / 1024.0
         );
         let mut times: Vec<Duration> = Vec::with_capacity(200);
         for _ in 0..200 {
@@ -200,6 +145,4 @@ fn main() {
             times[100].as_secs_f64() * 1000.0
         );
     });
-    let _ = child.kill();
-    let _ = child.wait();
 }

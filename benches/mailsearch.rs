@@ -6,6 +6,10 @@
 //! server's CPU time and peak RSS. Builds nothing itself: cargo builds the binary this runs.
 //! `cargo bench --bench mailsearch`; MAILSEARCH_MESSAGES=N for another folder size.
 
+mod support;
+
+use support::{PASSWORD, hash};
+
 use easd::client::{Device, Target};
 use easd::eas::Command;
 use easd::eas::foldersync::FolderChange;
@@ -14,12 +18,9 @@ use easd::eas::search::{
     MailboxQuery, Query, SearchRange, SearchRequest, SearchResponse, SearchStatus,
 };
 use easd::items::{BodyPreference, BodyType};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "bench password";
 const USER: &str = "bench@example.com";
 /// The vocabulary bodies are drawn from: each word is in about 1% of the messages (more as a
 /// prefix: the search matches word prefixes).
@@ -32,22 +33,6 @@ fn messages() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50_000)
-}
-
-fn hash() -> String {
-    let mut c = Process::new(env!("CARGO_BIN_EXE_easd"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("easd hash-password");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(PASSWORD.as_bytes())
-        .expect("write");
-    let out = c.wait_with_output().expect("hash");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A pronounceable made-up word for a number, so bodies look like text to the tokenizer.
@@ -87,31 +72,6 @@ fn write_message(dir: &Path, sub: &str, i: u64, rng: &mut u64) {
     );
     let name = format!("{}.M{i}P1.bench,S={}:2,S", 1_690_000_000 + i, msg.len());
     std::fs::write(dir.join(sub).join(name), msg).expect("write message");
-}
-
-fn status_kb(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// User plus system CPU seconds the process has used, from /proc/<pid>/stat.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
-    ticks as f64 / hz as f64
 }
 
 fn request(inbox: &CollectionId, words: &str) -> SearchRequest {
@@ -178,22 +138,8 @@ fn main() {
         ),
     )
     .expect("config");
-    let mut child = Process::new(env!("CARGO_BIN_EXE_easd"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("EASD_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start easd");
-    let pid = child.id();
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines.next().expect("easd exited").expect("read log");
-        if let Some(a) = line.split("listening on http://").nth(1) {
-            break a.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let server = support::Easd::start(&config);
+    let addr = server.addr.clone();
     smol::block_on(async {
         let mut phone = Device::new(Target::http(addr), USER, PASSWORD, "search1");
         let fs = phone
@@ -208,13 +154,13 @@ fn main() {
                 _ => None,
             })
             .expect("inbox");
-        let cpu0 = cpu_secs(pid);
+        let cpu0 = server.cpu_secs();
         let (first, total) = search(&mut phone, &inbox, &format!("uniq{}x", n / 2)).await;
         assert_eq!(total, 1, "the unique word is in one message");
         println!(
             "first search (builds the index of {n} messages): {:.0} ms, server CPU {:.2} s",
             ms(first),
-            cpu_secs(pid) - cpu0
+            server.cpu_secs() - cpu0
         );
         let common = word(17);
         let queries = [
@@ -226,13 +172,13 @@ fn main() {
         for (what, q) in &queries {
             let mut times = Vec::with_capacity(WARM_RUNS);
             let mut hits = 0;
-            let cpu = cpu_secs(pid);
+            let cpu = server.cpu_secs();
             for _ in 0..WARM_RUNS {
                 let (t, total) = search(&mut phone, &inbox, q).await;
                 times.push(t);
                 hits = total;
             }
-            let cpu = (cpu_secs(pid) - cpu) / WARM_RUNS as f64;
+            let cpu = (server.cpu_secs() - cpu) / WARM_RUNS as f64;
             times.sort();
             println!(
                 "warm search, {what} ({q:?}, {hits} hits): median {:.1} ms, worst {:.1} ms of {WARM_RUNS}, server CPU {:.1} ms each",
@@ -244,19 +190,17 @@ fn main() {
         for i in n..n + 100 {
             write_message(&root, "new", i, &mut rng);
         }
-        let cpu = cpu_secs(pid);
+        let cpu = server.cpu_secs();
         let (t, total) = search(&mut phone, &inbox, &format!("uniq{}x", n + 50)).await;
         assert_eq!(total, 1, "a new message is found");
         println!(
             "first search after 100 new messages (the index catches up): {:.1} ms, server CPU {:.2} s",
             ms(t),
-            cpu_secs(pid) - cpu
+            server.cpu_secs() - cpu
         );
         println!(
             "server peak RSS (VmHWM): {:.1} MB",
-            status_kb(pid, "VmHWM:") as f64 / 1024.0
+            server.peak_rss_kb() as f64 / 1024.0
         );
     });
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -5,34 +5,19 @@
 //! directory rescan: a readdir plus one stat per file, and one parse of the changed file). Run with
 //! `cargo bench --bench pim_sync`.
 
+mod support;
+
+use support::{PASSWORD, hash};
+
 use easd::client::{Device, Target};
 use easd::eas::foldersync::FolderChange;
 use easd::eas::ids::{CollectionId, SyncKey};
 use easd::eas::sync::{CollectionRequest, SyncRequest};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const EVENTS: u32 = 5_000;
-const PASSWORD: &str = "bench password";
 const USER: &str = "bench@example.com";
-
-fn hash() -> String {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_easd"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("easd hash-password");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(PASSWORD.as_bytes())
-        .expect("write");
-    let out = c.wait_with_output().expect("hash");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn event(i: u32) -> String {
     let day = 1 + i % 28;
@@ -68,31 +53,6 @@ fn make_calendar(dir: &Path) {
     }
 }
 
-fn vm_hwm_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-/// User plus system CPU seconds the process has used, from /proc/<pid>/stat.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
-    ticks as f64 / hz as f64
-}
-
 fn request(coll: &CollectionId, key: SyncKey) -> SyncRequest {
     let mut c = CollectionRequest::new(coll.clone(), key);
     c.window_size = Some(100);
@@ -122,22 +82,8 @@ fn main() {
         ),
     )
     .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_easd"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("EASD_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start easd");
-    let pid = child.id();
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines.next().expect("easd exited").expect("read log");
-        if let Some(a) = line.split("listening on http://").nth(1) {
-            break a.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let server = support::Easd::start(&config);
+    let addr = server.addr.clone();
     smol::block_on(async {
         let mut phone = Device::new(Target::http(addr), USER, PASSWORD, "bench1");
         let fs = phone
@@ -153,7 +99,7 @@ fn main() {
             })
             .expect("calendar");
         let start = Instant::now();
-        let cpu_start = cpu_secs(pid);
+        let cpu_start = server.cpu_secs();
         let primed = phone
             .sync(&request(&cal, SyncKey::Initial))
             .await
@@ -175,7 +121,7 @@ fn main() {
             }
         }
         let secs = start.elapsed().as_secs_f64();
-        let cpu = cpu_secs(pid) - cpu_start;
+        let cpu = server.cpu_secs() - cpu_start;
         assert_eq!(items, EVENTS as usize, "every event reaches the phone");
         println!(
             "initial sync: {items} events in {secs:.2} s = {:.0} events/s, of which the first scan (prime) {index_secs:.2} s (server CPU {cpu:.2} s = {:.0} events per CPU second)",
@@ -184,7 +130,7 @@ fn main() {
         );
         println!(
             "server peak RSS (VmHWM): {:.1} MB",
-            vm_hwm_kb(pid) as f64 / 1024.0
+            server.peak_rss_kb() as f64 / 1024.0
         );
         let mut idle = Vec::with_capacity(200);
         for _ in 0..200 {
@@ -220,6 +166,4 @@ fn main() {
             median(rescans)
         );
     });
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -23,9 +23,10 @@ pub use attachments::{AttachmentData, attachment, file_reference, parse_file_ref
 pub use body::MAX_PREVIEW;
 pub use draft::{Draft, DraftInput, draft_to_mime};
 pub use options::{
-    EmailOptions, MessageMeta, MimeSupport, mime_truncation_limit, truncation_limit,
+    EmailOptions, LastVerb, MessageMeta, MimeSupport, RecordedVerb, mime_truncation_limit,
+    truncation_limit,
 };
-pub use smart::{SmartError, SmartKind, smart_message};
+pub use smart::{SmartError, SmartKind, reply_verb, smart_message};
 
 /// Why an email request or conversion was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

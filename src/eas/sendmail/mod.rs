@@ -18,7 +18,7 @@ use super::{Reply, Request};
 use crate::ProtocolVersion;
 use crate::app::App;
 use crate::collections::{Account, BackendError, Folder, FolderType, ItemBackend, ItemClass};
-use crate::items::email::{SmartError, SmartKind, smart_message};
+use crate::items::email::{LastVerb, SmartError, SmartKind, reply_verb, smart_message};
 use crate::outbound::{Permanent, PrepareError, SendError, SendOutcome, SmtpError};
 use crate::state::index::{Item, Uid};
 use crate::state::mail::collection_name;
@@ -30,8 +30,15 @@ use std::sync::Arc;
 struct Ready {
     request: ComposeRequest,
     message: Vec<u8>,
-    /// The (folder id, uid) of the message replied to or forwarded.
-    original: Option<(u32, u32)>,
+    /// The message replied to or forwarded, to mark.
+    original: Option<Original>,
+}
+
+/// A mail original and what was done with it.
+struct Original {
+    folder_id: u32,
+    uid: u32,
+    verb: LastVerb,
 }
 
 pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
@@ -205,10 +212,18 @@ fn check_and_compose(
             return Err(ComposeStatus::ServerErrorRetryLater);
         }
     };
+    let verb = match kind {
+        SmartKind::Forward => LastVerb::Forward,
+        SmartKind::Reply => reply_verb(&request.mime, &original, |a| a.eq_ignore_ascii_case(user)),
+    };
     Ok(Ready {
         request,
         message,
-        original: Some((folder_id, uid)),
+        original: Some(Original {
+            folder_id,
+            uid,
+            verb,
+        }),
     })
 }
 
@@ -386,14 +401,10 @@ fn after_send(
             log::error!("{log_prefix}: no copy in Sent: {e}");
         }
     }
-    if let Some((folder_id, uid)) = ready.original {
-        let flag = match ready.request.command {
-            ComposeCommand::SmartForward => Flags::PASSED,
-            _ => Flags::REPLIED,
-        };
-        if let Err(e) = mark_original(app, &account, folder_id, uid, flag) {
-            log::warn!("{log_prefix}: original not marked: {e}");
-        }
+    if let Some(original) = &ready.original
+        && let Err(e) = mark_original(app, &account, original)
+    {
+        log::warn!("{log_prefix}: original not marked: {e}");
     }
     None
 }
@@ -444,27 +455,25 @@ fn save_sent(app: &App, account: &Account<'_>, copy: &[u8]) -> Result<(), String
     Ok(())
 }
 
-fn mark_original(
-    app: &App,
-    account: &Account<'_>,
-    folder_id: u32,
-    uid: u32,
-    flag: Flags,
-) -> Result<(), String> {
+fn mark_original(app: &App, account: &Account<'_>, original: &Original) -> Result<(), String> {
+    let flag = match original.verb {
+        LastVerb::Forward => Flags::PASSED,
+        LastVerb::ReplyToSender | LastVerb::ReplyToAll => Flags::REPLIED,
+    };
     let folder: Folder = account
-        .folder(folder_id)
+        .folder(original.folder_id)
         .map_err(|e| e.to_string())?
         .ok_or("its folder is gone")?;
     let item: Item = app
         .index
-        .item(folder.coll, Uid(uid))
+        .item(folder.coll, Uid(original.uid))
         .map_err(|e| e.to_string())?
         .ok_or("it is gone")?;
     // The time first, so a Sync that sees the flag also sees when.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    crate::state::verb_times::record(&app.db, account.user, &item.key, now)
+    crate::state::verb_times::record(&app.db, account.user, &item.key, original.verb.code(), now)
         .map_err(|e| e.to_string())?;
     account
         .backend()

@@ -43,6 +43,8 @@ fn send_mail(client_id: &str, mime: &[u8], save: bool) -> ComposeRequest {
         source: None,
         mime: mime.to_vec(),
         template_id: None,
+        forwardees: Vec::new(),
+        body: None,
     }
 }
 
@@ -67,6 +69,8 @@ fn smart(
         }),
         mime: mime.to_vec(),
         template_id: None,
+        forwardees: Vec::new(),
+        body: None,
     }
 }
 

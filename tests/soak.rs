@@ -186,6 +186,8 @@ async fn device(
                     )
                     .into_bytes(),
                     template_id: None,
+                    forwardees: Vec::new(),
+                    body: None,
                 };
                 match phone.compose(&req).await {
                     Ok(r) if r.status.is_none() => {}

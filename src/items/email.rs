@@ -3,7 +3,7 @@
 //! version easd speaks; attachments are listed by stable index and fetched by FileReference;
 //! 16.x drafts go the other way, from `ApplicationData` to a message.
 
-mod address;
+pub mod address;
 mod app_data;
 mod attachments;
 mod body;

@@ -99,7 +99,10 @@ fn like_start(master: &Component, at: Timestamp, name: &str) -> Property {
 
 /// The index of the VEVENT for occurrence `instance` (an override, made from the series when
 /// there is none yet), or of the series when `instance` is `None`.
-fn target_event(cal: &mut Component, instance: Option<Timestamp>) -> Result<usize, ItemError> {
+pub(super) fn target_event(
+    cal: &mut Component,
+    instance: Option<Timestamp>,
+) -> Result<usize, ItemError> {
     let zones = Zones::from_calendar(cal);
     let events: Vec<usize> = (0..cal.children.len())
         .filter(|&i| cal.children[i].is("VEVENT"))

@@ -9,8 +9,13 @@ mod mail_common;
 use common::{Server, run};
 use easd::ProtocolVersion;
 use easd::client::Device;
+use easd::eas::Command;
 use easd::eas::foldersync::FolderChange;
 use easd::eas::ids::{CollectionId, SyncKey};
+use easd::eas::itemoperations::{
+    FetchTarget, Fetched, ItemOperationsRequest, ItemOperationsResponse, ItemOpsStatus, Operation,
+    OperationResponse,
+};
 use easd::eas::sync::{ClientCommand, SyncStatus};
 use easd::wbxml::Element;
 use easd::wbxml::tags::{airsyncbase, email};
@@ -200,4 +205,98 @@ fn tasks_as_events_and_notes_as_tasks_for_a_device_without_them() {
             .unwrap()
             .contains("BEGIN:VTODO")
     );
+}
+
+/// ItemOperations Fetch of `reference` from `phone`: its status and the bytes.
+fn fetch_attachment(phone: &mut Device, reference: &str) -> (ItemOpsStatus, Option<Vec<u8>>) {
+    let req = ItemOperationsRequest {
+        operations: vec![Operation::Fetch {
+            target: FetchTarget::Attachment(reference.to_string()),
+            options: Default::default(),
+            range: None,
+        }],
+    };
+    let tree = run(phone.call(Command::ItemOperations, &req.encode())).unwrap();
+    let resp = ItemOperationsResponse::parse(&tree).unwrap();
+    match &resp.responses[0] {
+        OperationResponse::Fetch {
+            status, fetched, ..
+        } => (
+            *status,
+            match fetched {
+                Some(Fetched::Attachment { data, .. }) => Some(data.clone()),
+                _ => None,
+            },
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn attachments_of_a_note_shown_as_mail_are_fetched_by_their_file_reference() {
+    let server = Server::start();
+    let dav = server.data_dir().join("dav").join("alice@example.com");
+    let mut phone = server.device("alice@example.com", "gwatt");
+    phone.version = ProtocolVersion::V14_1;
+    folders(&mut phone);
+    std::fs::write(dav.join("notes").join("note-1.ics"), NOTE).unwrap();
+    let (ok, out, err) = server.cli(&["device", "set", "gwatt", "groupware=all-as-mail"], None);
+    assert!(ok, "{out}{err}");
+    let list = folders(&mut phone);
+    let (notes, _, _) = find(&list, "Notes").clone();
+    let (_, items) = all_items(&mut phone, &notes);
+    let reference = items[0]
+        .1
+        .first(airsyncbase::ATTACHMENTS)
+        .and_then(|a| a.first(airsyncbase::ATTACHMENT))
+        .and_then(|a| a.child_text(airsyncbase::FILE_REFERENCE))
+        .unwrap()
+        .to_string();
+
+    // ItemOperations (14.1) returns the attached file's bytes.
+    let (status, data) = fetch_attachment(&mut phone, &reference);
+    assert_eq!(status, ItemOpsStatus::Success);
+    assert_eq!(data.as_deref(), Some(&b"eggs"[..]));
+
+    // GetAttachment (12.1): the raw bytes with the attachment's content type.
+    phone.version = ProtocolVersion::V12_1;
+    let mut q = phone.query(Command::GetAttachment);
+    q.attachment_name = Some(reference.clone());
+    let reply = run(phone.post(&q, "application/vnd.ms-sync.wbxml", Vec::new())).unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(&reply.body[..], b"eggs");
+    assert_eq!(reply.header("Content-Type"), Some("text/plain"));
+    phone.version = ProtocolVersion::V14_1;
+
+    // A reference past the note's attachments is not found.
+    let (base, _) = reference.rsplit_once(':').unwrap();
+    let (status, _) = fetch_attachment(&mut phone, &format!("{base}:9"));
+    assert_eq!(status, ItemOpsStatus::InvalidAttachment);
+
+    // Bob, even with the same option set, cannot reach alice's note by its reference.
+    let mut bob = server.device("bob@example.com", "gwattbob");
+    bob.version = ProtocolVersion::V14_1;
+    folders(&mut bob);
+    let (ok, out, err) = server.cli(
+        &["device", "set", "gwattbob", "groupware=all-as-mail"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    folders(&mut bob);
+    let (status, data) = fetch_attachment(&mut bob, &reference);
+    assert_eq!(status, ItemOpsStatus::InvalidAttachment);
+    assert_eq!(data, None);
+    bob.version = ProtocolVersion::V12_1;
+    let mut q = bob.query(Command::GetAttachment);
+    q.attachment_name = Some(reference.clone());
+    let reply = run(bob.post(&q, "application/vnd.ms-sync.wbxml", Vec::new())).unwrap();
+    assert_ne!(reply.status, 200);
+    assert!(!String::from_utf8_lossy(&reply.body).contains("eggs"));
+
+    // A device that sees the notes natively has no such message to take attachments from.
+    let mut native = server.device("alice@example.com", "gwattnative");
+    native.version = ProtocolVersion::V14_1;
+    folders(&mut native);
+    let (status, _) = fetch_attachment(&mut native, &reference);
+    assert_eq!(status, ItemOpsStatus::InvalidAttachment);
 }

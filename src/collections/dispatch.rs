@@ -61,6 +61,18 @@ impl<'a> Backends<'a> {
         }
     }
 
+    /// The raw message behind a mail-class item (a Maildir message, or a task or note rendered
+    /// as one), for the attachments its FileReferences name.
+    pub fn raw(&self, folder: &Folder, item: &Item) -> Result<Vec<u8>, BackendError> {
+        match (&folder.source, &self.groupware_mail) {
+            (Source::Mail(_), _) => self.mail.raw(folder, item),
+            (Source::Dav(..), Some(g)) if folder.kind.class() == ItemClass::Email => {
+                g.raw(folder, item)
+            }
+            _ => Err(BackendError::NotFound),
+        }
+    }
+
     fn pick(&self, folder: &Folder) -> Result<&dyn ItemBackend, BackendError> {
         match (&folder.source, &self.pim) {
             (Source::Mail(_), _) => Ok(&self.mail),

@@ -7,7 +7,7 @@ use super::backend::{BackendError, Created, ItemBackend};
 use super::pim::{PimBackend, dav_source};
 use super::{Account, Folder, FolderType};
 use crate::ProtocolVersion;
-use crate::items::email::pim_message::{PimSource, pim_message};
+use crate::items::email::pim_message::{PimMessage, PimSource, pim_message};
 use crate::items::email::{EmailOptions, MessageMeta, to_application_data};
 use crate::state::index::Item;
 use crate::store::vdir::{Href, PimKind, PimStore};
@@ -51,18 +51,9 @@ impl<'a> GroupwareMail<'a> {
     }
 }
 
-impl ItemBackend for GroupwareMail<'_> {
-    fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
-        self.pim.refresh(folder)
-    }
-
-    fn render(
-        &self,
-        folder: &Folder,
-        item: &Item,
-        server_id: &str,
-        opts: &EmailOptions,
-    ) -> Result<Element, BackendError> {
+impl GroupwareMail<'_> {
+    /// The item as the message the device sees.
+    fn message(&self, folder: &Folder, item: &Item) -> Result<PimMessage, BackendError> {
         let (name, kind) = dav_source(folder)?;
         let source = match kind {
             PimKind::Tasks => PimSource::Task,
@@ -76,8 +67,29 @@ impl ItemBackend for GroupwareMail<'_> {
             .ok()
             .filter(|&t| t < i64::MAX)
             .unwrap_or(0);
-        let message = pim_message(&text, source, self.owner, mtime)
-            .ok_or_else(|| BackendError::Invalid(format!("{href} has no task or note")))?;
+        pim_message(&text, source, self.owner, mtime)
+            .ok_or_else(|| BackendError::Invalid(format!("{href} has no task or note")))
+    }
+
+    /// The raw message, for the attachments its FileReferences name.
+    pub fn raw(&self, folder: &Folder, item: &Item) -> Result<Vec<u8>, BackendError> {
+        Ok(self.message(folder, item)?.raw)
+    }
+}
+
+impl ItemBackend for GroupwareMail<'_> {
+    fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
+        self.pim.refresh(folder)
+    }
+
+    fn render(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        server_id: &str,
+        opts: &EmailOptions,
+    ) -> Result<Element, BackendError> {
+        let message = self.message(folder, item)?;
         let meta = MessageMeta {
             read: true,
             received: message.date,

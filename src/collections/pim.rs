@@ -47,8 +47,13 @@ impl From<PimError> for BackendError {
 }
 
 impl From<ItemError> for BackendError {
+    /// An occurrence the series does not have is an object not found (Sync Status 8), like an
+    /// unknown ServerId; anything else is the client's data.
     fn from(e: ItemError) -> Self {
-        BackendError::Invalid(e.to_string())
+        match e {
+            ItemError::NoSuchInstance(_) => BackendError::NotFound,
+            e => BackendError::Invalid(e.to_string()),
+        }
     }
 }
 

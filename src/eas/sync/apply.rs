@@ -192,7 +192,13 @@ impl Applier<'_> {
                                     out.changed.push(self.folder.id);
                                     SyncStatus::Success
                                 }
-                                Err(e) => status_of(&e),
+                                Err(e) => {
+                                    log::info!(
+                                        "{} Delete {id} InstanceId {instance_id}: {e}",
+                                        self.ctx.dev.device
+                                    );
+                                    status_of(&e)
+                                }
                             }
                         }
                     };

@@ -300,3 +300,111 @@ fn attachments_of_a_note_shown_as_mail_are_fetched_by_their_file_reference() {
     let (status, _) = fetch_attachment(&mut native, &reference);
     assert_eq!(status, ItemOpsStatus::InvalidAttachment);
 }
+
+#[test]
+fn the_documents_folder_syncs_one_message_per_file_with_the_file_attached() {
+    let server = Server::start();
+    let files = server.data_dir().join("files").join("alice@example.com");
+    std::fs::create_dir_all(&files).unwrap();
+    let pdf = b"%PDF-1.4\n\x00\x01\x02 binary".to_vec();
+    std::fs::write(files.join("report.pdf"), &pdf).unwrap();
+    std::fs::write(files.join("Relevé.txt"), "solde: 12").unwrap();
+    std::fs::write(files.join(".hidden"), "not offered").unwrap();
+    std::fs::create_dir(files.join("sub")).unwrap();
+
+    // Without GroupWare mail access there is no such folder.
+    let mut plain = server.device("alice@example.com", "filesplain");
+    plain.version = ProtocolVersion::V14_1;
+    assert!(
+        !folders(&mut plain).iter().any(|(_, _, n)| n == "Files"),
+        "shown without the option"
+    );
+
+    let mut phone = server.device("alice@example.com", "filesmail");
+    phone.version = ProtocolVersion::V14_1;
+    folders(&mut phone);
+    let (ok, out, err) = server.cli(
+        &["device", "set", "filesmail", "groupware=all-as-mail"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let list = folders(&mut phone);
+    let (coll, kind, _) = find(&list, "Files").clone();
+    assert_eq!(kind, 12);
+
+    let (key, items) = all_items(&mut phone, &coll);
+    let mut subjects: Vec<&str> = items
+        .iter()
+        .filter_map(|(_, a)| a.child_text(email::SUBJECT))
+        .collect();
+    subjects.sort_unstable();
+    assert_eq!(subjects, ["Relevé.txt", "report.pdf"]);
+    let (report_id, report) = items
+        .iter()
+        .find(|(_, a)| a.child_text(email::SUBJECT) == Some("report.pdf"))
+        .unwrap();
+    assert_eq!(
+        report.child_text(email::FROM),
+        Some("\"Files\" <alice@example.com>")
+    );
+    let att = report
+        .first(airsyncbase::ATTACHMENTS)
+        .and_then(|a| a.first(airsyncbase::ATTACHMENT))
+        .unwrap();
+    assert_eq!(
+        att.child_text(airsyncbase::DISPLAY_NAME),
+        Some("report.pdf")
+    );
+    let reference = att.child_text(airsyncbase::FILE_REFERENCE).unwrap();
+    let (status, data) = fetch_attachment(&mut phone, reference);
+    assert_eq!(status, ItemOpsStatus::Success);
+    assert_eq!(data, Some(pdf));
+
+    // Changes on disk reach the device: a file rewritten in place, one added, one removed.
+    std::fs::write(files.join("report.pdf"), b"%PDF-1.7 second version").unwrap();
+    std::fs::write(files.join("minutes.txt"), "new").unwrap();
+    std::fs::remove_file(files.join("Relevé.txt")).unwrap();
+    let r = run(phone.sync(&sync_req(&coll, key, 50))).unwrap().unwrap();
+    let key = r.collections[0].sync_key.unwrap();
+    let mut seen: Vec<String> = r.collections[0]
+        .commands
+        .iter()
+        .map(|c| match c {
+            easd::eas::sync::ServerCommand::Add { data, .. } => {
+                format!("add {}", data.child_text(email::SUBJECT).unwrap_or(""))
+            }
+            easd::eas::sync::ServerCommand::Change { server_id, data } => {
+                assert_eq!(server_id, report_id);
+                format!("change {}", data.child_text(email::SUBJECT).unwrap_or(""))
+            }
+            easd::eas::sync::ServerCommand::Delete { .. } => "delete".to_string(),
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["add minutes.txt", "change report.pdf", "delete"]);
+    let (_, data) = fetch_attachment(&mut phone, reference);
+    assert_eq!(data.as_deref(), Some(&b"%PDF-1.7 second version"[..]));
+
+    // One way: the device's delete is refused and the file stays.
+    let mut req = sync_req(&coll, key, 50);
+    req.collections[0].commands = vec![ClientCommand::Delete {
+        server_id: report_id.clone(),
+    }];
+    run(phone.sync(&req)).unwrap();
+    assert!(files.join("report.pdf").exists());
+
+    // Bob has no documents folder, and alice's references are not his.
+    let mut bob = server.device("bob@example.com", "filesbob");
+    bob.version = ProtocolVersion::V14_1;
+    folders(&mut bob);
+    let (ok, _, _) = server.cli(
+        &["device", "set", "filesbob", "groupware=all-as-mail"],
+        None,
+    );
+    assert!(ok);
+    assert!(!folders(&mut bob).iter().any(|(_, _, n)| n == "Files"));
+    assert_eq!(
+        fetch_attachment(&mut bob, reference).0,
+        ItemOpsStatus::InvalidAttachment
+    );
+}

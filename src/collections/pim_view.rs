@@ -50,7 +50,7 @@ pub fn is_converted(folder: &Folder) -> bool {
             };
             folder.kind.class() != native
         }
-        Source::Mail(_) => false,
+        Source::Mail(_) | Source::Files => false,
     }
 }
 

@@ -2,6 +2,7 @@
 //! Commands see folders, message keys and flags, never paths; the Maildir++
 //! implementation lives in [`maildir`].
 
+pub mod files;
 pub mod maildir;
 pub mod utf7;
 pub mod vdir;

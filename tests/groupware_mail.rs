@@ -408,3 +408,63 @@ fn the_documents_folder_syncs_one_message_per_file_with_the_file_attached() {
         ItemOpsStatus::InvalidAttachment
     );
 }
+
+/// Held Pings, from the server's debug stats.
+fn held(server: &Server) -> usize {
+    let mut conn = easd::client::Connection::new(server.target());
+    let r = run(conn.request("GET", "/debug/stats", &[], Vec::new())).unwrap();
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    let n = text.split("\"held_pings\":").nth(1).unwrap();
+    n.trim_end_matches('}').parse().unwrap()
+}
+
+#[test]
+fn a_file_dropped_into_the_documents_folder_wakes_a_held_ping() {
+    use easd::eas::ping::{PingFolder, PingRequest, PingStatus};
+    let mut server = Server::start();
+    let config = std::fs::read_to_string(&server.config_path).unwrap();
+    let config = config.replacen(
+        "[push]\n",
+        "[push]\nmin_heartbeat_secs = 2\nmax_heartbeat_secs = 300\nfallback_scan_secs = 2\n",
+        1,
+    );
+    std::fs::write(&server.config_path, config).unwrap();
+    server.restart();
+    let files = server.data_dir().join("files").join("alice@example.com");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("first.txt"), "one").unwrap();
+    let mut phone = server.device("alice@example.com", "filesping");
+    phone.version = ProtocolVersion::V14_1;
+    folders(&mut phone);
+    let (ok, out, err) = server.cli(
+        &["device", "set", "filesping", "groupware=all-as-mail"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let (coll, _, _) = find(&folders(&mut phone), "Files").clone();
+    let (_, items) = all_items(&mut phone, &coll);
+    assert_eq!(items.len(), 1);
+
+    let ping_id = coll.clone();
+    let held_ping = std::thread::spawn(move || {
+        run(phone.ping(&PingRequest {
+            heartbeat: Some(280),
+            folders: Some(vec![PingFolder {
+                id: ping_id.as_str().try_into().unwrap(),
+                class: "Email".try_into().unwrap(),
+            }]),
+        }))
+        .unwrap()
+    });
+    let mut waited = 0;
+    while held(&server) != 1 {
+        waited += 1;
+        assert!(waited < 1000, "the Ping was never held");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Nobody announces a file copied in over a share: the fallback scan notices it.
+    std::fs::write(files.join("second.txt"), "two").unwrap();
+    let r = held_ping.join().unwrap();
+    assert_eq!(r.status, PingStatus::Changes);
+    assert!(r.folders.iter().any(|f| f.as_str() == coll.as_str()));
+}

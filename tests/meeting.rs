@@ -794,4 +794,33 @@ fn a_search_result_answered_by_long_id_with_a_new_time_proposed() {
         .find(|(_, d)| d.contains("Subject: Accepted: Budget review"))
         .unwrap_or_else(|| panic!("{received:?}"));
     assert!(calendar_part(accepted).contains("METHOD:REPLY"));
+
+    // A LongId with an InstanceId (MS-ASCMD 2.2.3.92.1): one occurrence of a weekly series.
+    deliver(
+        &server,
+        "alice@example.com",
+        &invitation("olga@example.org", "weekly-long@example.org", "REQUEST", 0)
+            .replace("Quarterly planning", "Weekly standup")
+            .replace(
+                "SUMMARY:Weekly standup\r\n",
+                "SUMMARY:Weekly standup\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n",
+            ),
+    );
+    sync_inbox(&mut phone);
+    let mut one = request(UserResponse::Tentative, SendResponse::default());
+    one.requests[0].long_id = Some(search_long_id(&mut phone, "standup"));
+    one.requests[0].instance_id = Some("2030-03-19T09:00:00.000Z".into());
+    let resp = meeting_response(&mut phone, &one);
+    assert_eq!(resp.results[0].status, MeetingStatus::Success);
+    let weekly = events(&server, "alice@example.com")
+        .into_iter()
+        .find(|e| e.contains("UID:weekly-long@example.org"))
+        .unwrap();
+    assert!(weekly.contains("RECURRENCE-ID"), "{weekly}");
+    assert_eq!(
+        weekly
+            .matches("PARTSTAT=TENTATIVE:mailto:alice@example.com")
+            .count(),
+        1
+    );
 }

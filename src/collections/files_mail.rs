@@ -3,7 +3,7 @@
 //! attached (`items::email::file_message`). One way, server → device, like the tasks and notes
 //! shown as mail: Read and flag changes are taken and forgotten, adds and deletes refused.
 
-use super::backend::{BackendError, Created, ItemBackend};
+use super::backend::{BackendError, ItemBackend, one_way_writes};
 use super::{Account, Folder, Source};
 use crate::items::email::file_message::file_message;
 use crate::items::email::{EmailOptions, MessageMeta, to_application_data};
@@ -91,36 +91,5 @@ impl ItemBackend for FilesMail<'_> {
         Ok(to_application_data(&raw, &meta, opts))
     }
 
-    /// The whole message again: the file changed, not a flag.
-    fn render_change(
-        &self,
-        folder: &Folder,
-        item: &Item,
-        server_id: &str,
-        opts: &EmailOptions,
-    ) -> Result<Element, BackendError> {
-        self.render(folder, item, server_id, opts)
-    }
-
-    fn change(&self, _folder: &Folder, item: &Item, _data: &Element) -> Result<u64, BackendError> {
-        Ok(item.modseq)
-    }
-
-    fn delete(
-        &self,
-        _folder: &Folder,
-        _item: &Item,
-        _as_move: bool,
-    ) -> Result<Option<u32>, BackendError> {
-        Err(BackendError::Unsupported)
-    }
-
-    fn add(
-        &self,
-        _folder: &Folder,
-        _data: &Element,
-        _origin: &str,
-    ) -> Result<Created, BackendError> {
-        Err(BackendError::Unsupported)
-    }
+    one_way_writes!();
 }

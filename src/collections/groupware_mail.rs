@@ -3,7 +3,7 @@
 //! (`items::email::pim_message`). One way, server → device: the device's Read and flag changes
 //! are taken and forgotten (the item is not a message to mark), its adds and deletes refused.
 
-use super::backend::{BackendError, Created, ItemBackend};
+use super::backend::{BackendError, ItemBackend, one_way_writes};
 use super::pim::{PimBackend, dav_source};
 use super::{Account, Folder, FolderType};
 use crate::ProtocolVersion;
@@ -99,36 +99,5 @@ impl ItemBackend for GroupwareMail<'_> {
         Ok(to_application_data(&message.raw, &meta, opts))
     }
 
-    /// The whole message again: the item's text changed, not a flag.
-    fn render_change(
-        &self,
-        folder: &Folder,
-        item: &Item,
-        server_id: &str,
-        opts: &EmailOptions,
-    ) -> Result<Element, BackendError> {
-        self.render(folder, item, server_id, opts)
-    }
-
-    fn change(&self, _folder: &Folder, item: &Item, _data: &Element) -> Result<u64, BackendError> {
-        Ok(item.modseq)
-    }
-
-    fn delete(
-        &self,
-        _folder: &Folder,
-        _item: &Item,
-        _as_move: bool,
-    ) -> Result<Option<u32>, BackendError> {
-        Err(BackendError::Unsupported)
-    }
-
-    fn add(
-        &self,
-        _folder: &Folder,
-        _data: &Element,
-        _origin: &str,
-    ) -> Result<Created, BackendError> {
-        Err(BackendError::Unsupported)
-    }
+    one_way_writes!();
 }

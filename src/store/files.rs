@@ -4,8 +4,8 @@
 //! items. Files are often edited in place (a Samba share, an editor), which does not touch the
 //! directory's own times, so the stamp covers every file's metadata too.
 
-use super::DirStamp;
 use super::vdir::Href;
+use super::{DirStamp, file_version as version_of};
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
@@ -36,16 +36,6 @@ pub enum FileContent {
 #[derive(Clone, Debug)]
 pub struct FileDir {
     root: PathBuf,
-}
-
-fn version_of(meta: &fs::Metadata) -> String {
-    format!(
-        "{:x}-{:x}.{:x}-{:x}",
-        meta.ino(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.size()
-    )
 }
 
 impl FileDir {

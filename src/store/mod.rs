@@ -406,6 +406,18 @@ fn fnv1a(mut hash: u64, value: u64) -> u64 {
     hash
 }
 
+/// A file's version for the change index: it moves whenever the file is replaced (inode),
+/// rewritten (mtime) or resized.
+pub(crate) fn file_version(meta: &std::fs::Metadata) -> String {
+    format!(
+        "{:x}-{:x}.{:x}-{:x}",
+        meta.ino(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.size()
+    )
+}
+
 fn nanos(secs: i64, nsec: i64) -> u64 {
     let secs = u64::try_from(secs).unwrap_or(0);
     let nsec = u64::try_from(nsec).unwrap_or(0);

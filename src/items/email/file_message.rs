@@ -2,7 +2,8 @@
 //! folder written as a message with the file attached (the subject is its name, the date its
 //! last change), for devices that only sync mail.
 
-use super::compose::{base64_lines, encode_text, header, rfc5322_date};
+use super::compose::{encode_text, header, rfc5322_date};
+use super::pim_message::{Part, text_with_attachments};
 use crate::store::files::{FileContent, FileEntry};
 
 /// The content type of a file from its extension; what a phone needs to pick a viewer.
@@ -54,52 +55,19 @@ pub fn file_message(entry: &FileEntry, content: &FileContent, owner: &str) -> Ve
     header(&mut out, "Date", &rfc5322_date(date));
     header(&mut out, "MIME-Version", "1.0");
     let mut text = format!("{name}\r\n{} bytes\r\n", entry.size);
-    let data = match content {
-        FileContent::Bytes(data) => Some(data),
+    let files: Vec<Part<'_>> = match content {
+        FileContent::Bytes(data) => vec![Part {
+            name,
+            ctype: content_type(name),
+            data,
+        }],
         FileContent::TooLarge(_) => {
             text.push_str("\r\nToo large to attach; open it from the documents folder.\r\n");
-            None
+            Vec::new()
         }
     };
-    let body = |out: &mut Vec<u8>| {
-        header(out, "Content-Type", "text/plain; charset=utf-8");
-        header(out, "Content-Transfer-Encoding", "base64");
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&base64_lines(text.as_bytes()));
-    };
-    let Some(data) = data else {
-        body(&mut out);
-        return out;
-    };
     let boundary = format!("=_easd_file_{:x}", entry.mtime ^ entry.size);
-    header(
-        &mut out,
-        "Content-Type",
-        &format!("multipart/mixed; boundary=\"{boundary}\""),
-    );
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-    body(&mut out);
-    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-    let shown = if name.is_ascii() {
-        name.replace(['"', '\\'], "")
-    } else {
-        encode_text(name)
-    };
-    header(
-        &mut out,
-        "Content-Type",
-        &format!("{}; name=\"{shown}\"", content_type(name)),
-    );
-    header(
-        &mut out,
-        "Content-Disposition",
-        &format!("attachment; filename=\"{shown}\""),
-    );
-    header(&mut out, "Content-Transfer-Encoding", "base64");
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&base64_lines(data));
-    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    text_with_attachments(&mut out, &boundary, &text, &files);
     out
 }
 

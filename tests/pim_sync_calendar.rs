@@ -408,18 +408,27 @@ fn instance_edits_and_deletes_touch_one_occurrence() {
             }
         };
         let r = s.send(&mut p, vec![cmd]).unwrap();
-        assert!(
-            matches!(
-                &r.collections[0].responses[..],
-                [ClientResponse::Delete {
-                    status: SyncStatus::ObjectNotFound,
+        // The answer names the occurrence (MS-ASAIRS 2.2.2.25) with Status 8.
+        let echoed = match &r.collections[0].responses[..] {
+            [
+                ClientResponse::Delete {
+                    instance_id,
+                    status,
                     ..
-                }] | [ClientResponse::Change {
-                    status: SyncStatus::ObjectNotFound,
+                },
+            ]
+            | [
+                ClientResponse::Change {
+                    instance_id,
+                    status,
                     ..
-                }]
-            ),
-            "{missing}: {r:?}"
+                },
+            ] => (instance_id.clone(), *status),
+            other => panic!("{missing}: {other:?}"),
+        };
+        assert_eq!(
+            echoed,
+            (Some(missing.to_string()), SyncStatus::ObjectNotFound)
         );
         assert_eq!(
             std::fs::read_to_string(dir.join("series.ics")).unwrap(),

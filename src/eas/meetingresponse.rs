@@ -1,11 +1,12 @@
 //! MeetingResponse (MS-ASCMD 2.2.1.11): the user accepts, tentatively accepts or declines a
 //! meeting, named by its request mail in a mail folder or by its event in a calendar (by
-//! CollectionId and RequestId, or by a Search result's LongId). The user's PARTSTAT is written into the event in the calendar (the default calendar for a mail,
-//! created there from the invitation when absent); a decline removes the event, or the one
-//! occurrence. The request mail goes to Deleted Items, as Exchange does. In 16.x the iMIP REPLY
-//! goes to the organizer when the request carries SendResponse (a COUNTER with the proposed
-//! times when a 16.1 client proposes new ones); earlier clients send their own answer with
-//! SendMail (MS-ASCMD 2.2.1.11), so none is sent for them.
+//! CollectionId and RequestId, or by a Search result's LongId). The user's PARTSTAT is written
+//! into the event in the calendar (the default calendar for a mail, created there from the
+//! invitation when absent); a decline removes the event, or the one occurrence, which must be
+//! one the series has. The request mail goes to Deleted Items, as Exchange does. In 16.x the
+//! iMIP REPLY goes to the organizer when the request carries SendResponse (a COUNTER with the
+//! proposed times when a 16.1 client proposes new ones); earlier clients send their own answer
+//! with SendMail (MS-ASCMD 2.2.1.11), so none is sent for them.
 
 use super::fields::{self, ParseError, status_element, status_enum};
 use super::ids::{CollectionId, ServerId};

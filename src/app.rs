@@ -196,6 +196,12 @@ impl App {
         expand_root(&config.dav.root.replace("{data_dir}", &data_dir), user)
     }
 
+    /// The user's documents folder for GroupWare mail access (`dav.files`).
+    pub fn files_root(config: &Config, user: &str) -> Result<PathBuf, PimError> {
+        let data_dir = config.server.data_dir.to_string_lossy();
+        expand_root(&config.dav.files.replace("{data_dir}", &data_dir), user)
+    }
+
     /// The user's PIM store; the default collections are created on first use.
     pub fn pim_store(&self, user: &str) -> Result<Arc<dyn PimStore>, PimError> {
         if let Some(s) = self

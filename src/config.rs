@@ -219,6 +219,11 @@ pub struct DavConfig {
     /// clients mean by "local"); the box's own zone when unset.
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// The user's documents folder, offered as the "Files" mail folder to devices with
+    /// GroupWare mail access (one message per file, the file attached) when it exists. The
+    /// same placeholders as `root`.
+    #[serde(default = "default_files_root")]
+    pub files: String,
 }
 
 impl DavConfig {
@@ -235,11 +240,16 @@ fn default_dav_root() -> String {
     "{data_dir}/dav/{email}".to_string()
 }
 
+fn default_files_root() -> String {
+    "{data_dir}/files/{email}".to_string()
+}
+
 impl Default for DavConfig {
     fn default() -> Self {
         DavConfig {
             root: default_dav_root(),
             time_zone: None,
+            files: default_files_root(),
         }
     }
 }

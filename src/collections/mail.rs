@@ -31,7 +31,7 @@ pub struct MailBackend<'a> {
 fn mail_folder(folder: &Folder) -> Result<&FolderName, BackendError> {
     match &folder.source {
         Source::Mail(name) => Ok(name),
-        Source::Dav(..) => Err(BackendError::Unsupported),
+        Source::Dav(..) | Source::Files => Err(BackendError::Unsupported),
     }
 }
 

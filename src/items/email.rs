@@ -10,6 +10,7 @@ mod body;
 pub mod compose;
 mod conversation;
 mod draft;
+pub mod file_message;
 mod html;
 mod options;
 mod parsed;

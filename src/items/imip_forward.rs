@@ -16,14 +16,9 @@ use super::email::compose::{
 use super::ical_time::IcalTime;
 use super::imip_reply::target_event;
 use super::pim::{ItemError, strip_mailto};
-use super::rrule::RRule;
 use super::zones::Zones;
-use crate::freebusy::occurrences::{Bounds, occurrences};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-
-/// Most periods (days, weeks…) walked to find whether an instant is an occurrence.
-const MAX_PERIODS: usize = 20_000;
 
 /// The event `ics` (the series, or its occurrence at `instance`) as a message: From the
 /// organizer (else `fallback_from`), To the attendees, Subject the SUMMARY, a text body with the
@@ -41,11 +36,14 @@ pub fn event_message(
         .iter_mut()
         .find(|c| c.is("VCALENDAR"))
         .ok_or(ItemError::NoComponent("VCALENDAR"))?;
-    let instance = match instance {
-        Some(at) => Some(occurrence(cal, at).ok_or(ItemError::NoSuchInstance(at.to_string()))?),
-        None => None,
+    // The event, or the occurrence (an override, or one made from the series when it has it).
+    let (i, instance) = match instance {
+        None => (target_event(cal, None)?, None),
+        Some(at) => candidates(cal, at)
+            .into_iter()
+            .find_map(|t| target_event(cal, Some(t)).ok().map(|i| (i, Some(t))))
+            .ok_or(ItemError::NoSuchInstance(at.to_string()))?,
     };
-    let i = target_event(cal, instance)?;
     let request = request_calendar(cal, i, instance.is_some());
     let zones = Zones::from_calendar(cal);
     let ev = &cal.children[i];
@@ -157,119 +155,32 @@ pub fn forward_message(
     out
 }
 
-/// The occurrence of the calendar's event that `at` names, if it is one: an override's
-/// RECURRENCE-ID, the series' DTSTART, or an instant its RRULE or RDATE makes that no EXDATE
-/// removes. An all-day series is compared by day, since devices send its InstanceId at midnight
-/// UTC or at local midnight (up to 14 hours earlier); its occurrence is then that day at
-/// midnight UTC, as the stored RECURRENCE-IDs are written.
-fn occurrence(cal: &Component, at: Timestamp) -> Option<Timestamp> {
-    let is_date = cal
+/// The instants a client may mean by `at`: itself, or for an all-day series the day at midnight
+/// UTC — as the stored RECURRENCE-IDs are written — when `at` is midnight UTC or local midnight
+/// (up to 14 hours earlier), since devices send either.
+fn candidates(cal: &Component, at: Timestamp) -> Vec<Timestamp> {
+    let all_day = cal
         .children
         .iter()
         .find(|c| c.is("VEVENT"))
         .and_then(|e| e.prop("DTSTART"))
         .and_then(IcalTime::from_prop)
         .is_some_and(|t| t.is_date());
-    if !is_date {
-        return is_occurrence(cal, at).then_some(at);
+    if !all_day {
+        return vec![at];
     }
-    let late = at.checked_add(jiff::SignedDuration::from_hours(14)).ok()?;
-    [at, late]
+    let midnight = |t: Timestamp| {
+        let day = TimeZone::UTC.to_datetime(t).date();
+        TimeZone::UTC.to_timestamp(day.at(0, 0, 0, 0)).ok()
+    };
+    let late = at.checked_add(jiff::SignedDuration::from_hours(14)).ok();
+    let mut out: Vec<Timestamp> = [Some(at), late]
         .into_iter()
-        .filter_map(|t| {
-            let day = TimeZone::UTC.to_datetime(t).date();
-            TimeZone::UTC.to_timestamp(day.at(0, 0, 0, 0)).ok()
-        })
-        .find(|&midnight| is_occurrence(cal, midnight))
-}
-
-fn is_occurrence(cal: &Component, at: Timestamp) -> bool {
-    let zones = Zones::from_calendar(cal);
-    let utc = TimeZone::UTC;
-    let events = cal.children.iter().filter(|c| c.is("VEVENT"));
-    let mut master = None;
-    for ev in events {
-        match ev.prop("RECURRENCE-ID").and_then(IcalTime::from_prop) {
-            Some(rid) if same(&rid, rid.to_timestamp(&zones, &utc), at) => return true,
-            Some(_) => {}
-            None => master = Some(ev),
-        }
-    }
-    let Some(master) = master else {
-        return false;
-    };
-    let Some(start) = master.prop("DTSTART").and_then(IcalTime::from_prop) else {
-        return false;
-    };
-    let removed = master
-        .props_named("EXDATE")
-        .flat_map(|p| {
-            p.value
-                .split(',')
-                .filter_map(|v| IcalTime::parse(v, p.param("TZID")))
-                .collect::<Vec<_>>()
-        })
-        .any(|t| same(&t, t.to_timestamp(&zones, &utc), at));
-    if removed {
-        return false;
-    }
-    let zone = start.zone(&zones, &utc);
-    let first = start.to_timestamp(&zones, &utc);
-    if same(&start, first, at) {
-        return true;
-    }
-    let added = master
-        .props_named("RDATE")
-        .flat_map(|p| {
-            p.value
-                .split(',')
-                .filter_map(|v| IcalTime::parse(v, p.param("TZID")))
-                .collect::<Vec<_>>()
-        })
-        .any(|t| same(&t, t.to_timestamp(&zones, &utc), at));
-    if added {
-        return true;
-    }
-    let Some(rule) = master.prop("RRULE").and_then(|p| RRule::parse(&p.value)) else {
-        return false;
-    };
-    let until = rule
-        .until
-        .as_deref()
-        .and_then(|u| IcalTime::parse(u, None))
-        .and_then(|u| match u {
-            IcalTime::Date(d) => zone.to_timestamp(d.to_datetime(start.civil().time())).ok(),
-            other => other.to_timestamp(&zones, &zone),
-        });
-    let day = jiff::SignedDuration::from_hours(24);
-    let (from, before) = if start.is_date() {
-        (
-            at.checked_sub(day).unwrap_or(at),
-            at.checked_add(day).unwrap_or(at),
-        )
-    } else {
-        (
-            at,
-            at.checked_add(jiff::SignedDuration::from_secs(1))
-                .unwrap_or(at),
-        )
-    };
-    let bounds = Bounds {
-        from,
-        before,
-        max_periods: MAX_PERIODS,
-    };
-    occurrences(&rule, start.civil(), &zone, until, &bounds)
-        .into_iter()
-        .any(|t| same(&start, Some(t), at))
-}
-
-/// Whether the value `t` (at instant `instant`) is the occurrence the client means by `at`.
-fn same(t: &IcalTime, instant: Option<Timestamp>, at: Timestamp) -> bool {
-    match t {
-        IcalTime::Date(d) => *d == TimeZone::UTC.to_datetime(at).date(),
-        IcalTime::Floating(_) | IcalTime::Utc(_) | IcalTime::Zoned(..) => instant == Some(at),
-    }
+        .flatten()
+        .filter_map(midnight)
+        .collect();
+    out.dedup();
+    out
 }
 
 /// The REQUEST to send: the VTIMEZONEs the event uses and the event — the whole series with its

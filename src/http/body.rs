@@ -95,6 +95,7 @@ pub(super) async fn pull(
         let mut io = conn.lock();
         let owed = io.continue_owed && !matches!(io.body, Remaining::Done);
         io.continue_owed = false;
+        io.body_started = true;
         owed
     };
     if owed {

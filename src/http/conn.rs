@@ -14,8 +14,10 @@ use smol::Timer;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A body the handler left unread is read and dropped, to keep the connection, up to this size.
+/// A body the handler left unread is read and dropped, to keep the connection, up to this size and
+/// for at most this long (it is normally there already: the client sent it right after the head).
 const DRAIN_MAX: u64 = 64 * 1024;
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
 /// After a response that closes the connection, what the client still sends is read and dropped
 /// for this long (and up to LINGER_MAX bytes), so its kernel does not discard our response on a reset.
 const LINGER: Duration = Duration::from_secs(1);
@@ -74,7 +76,7 @@ pub async fn serve(app: Arc<App>, stream: Box<dyn Stream>, peer: Peer) {
             }
         };
         served = true;
-        let Some(close) = exchange(&app, &conn, head, peer, header_timeout).await else {
+        let Some(close) = exchange(&app, &conn, head, peer).await else {
             return;
         };
         if close {
@@ -87,13 +89,7 @@ pub async fn serve(app: Arc<App>, stream: Box<dyn Stream>, peer: Peer) {
 
 /// One request and its response; `Some(close)` once the response is written, None if the client
 /// hung up or the write failed.
-async fn exchange(
-    app: &Arc<App>,
-    conn: &Conn,
-    head: Head,
-    peer: Peer,
-    drain_timeout: Duration,
-) -> Option<bool> {
+async fn exchange(app: &Arc<App>, conn: &Conn, head: Head, peer: Peer) -> Option<bool> {
     let Head {
         method,
         uri,
@@ -107,6 +103,7 @@ async fn exchange(
         let mut io = conn.lock();
         io.body = body;
         io.continue_owed = expects_continue;
+        io.body_started = false;
         if matches!(io.body, Remaining::Done) {
             io.release_buf();
         }
@@ -128,7 +125,7 @@ async fn exchange(
         return None;
     };
     let mut close = !keep_alive || response::wants_close(response.headers());
-    if !close && !drain(conn, drain_timeout).await {
+    if !close && !drain(conn).await {
         close = true;
     }
     let framing = Framing {
@@ -146,13 +143,14 @@ async fn exchange(
 }
 
 /// Reads what is left of a body the handler did not read, if that is small and the client is not
-/// still waiting to be told to send it; false if the connection cannot carry another request.
-async fn drain(conn: &Conn, timeout: Duration) -> bool {
+/// still waiting to be told to send it; false if the connection cannot carry another request (also
+/// when the handler gave up reading the body: too large, too slow, malformed).
+async fn drain(conn: &Conn) -> bool {
     let worth = {
         let io = conn.lock();
         match io.body {
             Remaining::Done => return true,
-            Remaining::Length(n) => n <= DRAIN_MAX && !io.continue_owed,
+            Remaining::Length(n) => n <= DRAIN_MAX && !io.continue_owed && !io.body_started,
             Remaining::Chunked(_) => false,
         }
     };
@@ -160,7 +158,7 @@ async fn drain(conn: &Conn, timeout: Duration) -> bool {
         && smol::future::or(
             async { body::pull(conn, None, DRAIN_MAX).await.is_ok() },
             async {
-                Timer::after(timeout).await;
+                Timer::after(DRAIN_WAIT).await;
                 false
             },
         )

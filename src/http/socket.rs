@@ -34,6 +34,8 @@ pub struct Io {
     pub body: Remaining,
     /// The client sent `Expect: 100-continue` and has not been told to go on.
     pub continue_owed: bool,
+    /// The handler started reading the current body (and, if it is not done, gave up on it).
+    pub body_started: bool,
     /// The hang-up watch, waiting for the body to be read before it may read the socket itself.
     watcher: Option<Waker>,
 }
@@ -82,6 +84,7 @@ impl Conn {
             buf: Vec::new(),
             body: Remaining::Done,
             continue_owed: false,
+            body_started: false,
             watcher: None,
         })))
     }

@@ -36,6 +36,15 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             _ => None,
         }
     };
+    // The pool behind smol::unblock otherwise grows to 500 threads in a burst and never shrinks:
+    // an idle thread leaves only when the pool is over its limit, so every burst's peak stays
+    // resident (a stack and a malloc arena per thread) for the life of the process.
+    blocking::set_max_blocking_threads(
+        usize::try_from(config.limits.blocking_threads)
+            .ok()
+            .and_then(std::num::NonZeroUsize::new)
+            .unwrap_or(std::num::NonZeroUsize::MIN),
+    );
     let app = Arc::new(App::open(config).map_err(|e| failed(e.to_string()))?);
     let socket = control::socket_path(&app.config.server.data_dir);
     let listener = control::bind(&socket)

@@ -142,6 +142,10 @@ pub struct LimitsConfig {
     /// are kept, each with its stack and malloc arena, so the cap is also what they may cost.
     #[serde(default = "default_blocking_threads")]
     pub blocking_threads: u32,
+    /// glibc malloc arenas (0: glibc's own choice, eight per core). Each arena keeps its own free
+    /// memory, so with many threads the default holds far more than the heap in use.
+    #[serde(default = "default_malloc_arenas")]
+    pub malloc_arenas: u32,
 }
 
 impl LimitsConfig {
@@ -178,6 +182,9 @@ fn default_auth_window() -> u32 {
 fn default_blocking_threads() -> u32 {
     32
 }
+fn default_malloc_arenas() -> u32 {
+    2
+}
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -191,6 +198,7 @@ impl Default for LimitsConfig {
             auth_failures_per_user: default_auth_failures_per_user(),
             auth_window_secs: default_auth_window(),
             blocking_threads: default_blocking_threads(),
+            malloc_arenas: default_malloc_arenas(),
         }
     }
 }
@@ -699,6 +707,7 @@ mod tests {
     fn memory_bounds_have_defaults_and_limits() {
         let c = parse(&base()).unwrap();
         assert_eq!(c.limits.blocking_threads, 32);
+        assert_eq!(c.limits.malloc_arenas, 2);
         assert_eq!(c.state.index_cache_items, 100_000);
         let with = |t: &str| parse(&format!("{}\n{t}", base()));
         let c =

@@ -12,8 +12,8 @@ use crate::items::email::{
     DraftInput, EmailOptions, LastVerb, MessageMeta, RecordedVerb, draft_to_mime,
     to_application_data,
 };
-use crate::state::index::Item;
 use crate::state::index::RefreshError;
+use crate::state::index::{IndexError, Item};
 use crate::state::mail::{message_ref, note_message, note_removed, refresh_folder};
 use crate::state::verb_times;
 use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
@@ -194,6 +194,25 @@ impl<'a> MailBackend<'a> {
                 None
             }
         }
+    }
+
+    /// Drops the user's reply and forward times of messages no longer in any of their folders;
+    /// returns how many went. Lists every folder, so it runs only when `verb_times` says it is due.
+    pub fn prune_verb_times(&self) -> Result<usize, BackendError> {
+        let store = &self.account.store;
+        let mut live = std::collections::HashSet::new();
+        for folder in store.folders()? {
+            live.extend(
+                store
+                    .list(&folder.name)?
+                    .into_iter()
+                    .map(|m| m.key.into_string()),
+            );
+        }
+        verb_times::prune(&self.account.app.db, self.account.user, |key| {
+            live.contains(key)
+        })
+        .map_err(|e| BackendError::Index(IndexError::State(e)))
     }
 
     /// Stores a new message with `flags` (a sent copy) and records it in the change index.

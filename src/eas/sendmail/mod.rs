@@ -589,8 +589,23 @@ fn mark_original(app: &App, account: &Account<'_>, original: &Original) -> Resul
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    crate::state::verb_times::record(&app.db, account.user, &item.key, original.verb.code(), now)
-        .map_err(|e| e.to_string())?;
+    let recorded = crate::state::verb_times::record(
+        &app.db,
+        account.user,
+        &item.key,
+        original.verb.code(),
+        now,
+    )
+    .map_err(|e| e.to_string())?;
+    if recorded.prune_due() {
+        match account.backend().prune_verb_times() {
+            Ok(gone) => log::debug!(
+                "{}: {gone} reply times of gone messages pruned",
+                account.user
+            ),
+            Err(e) => log::warn!("{}: reply times not pruned: {e}", account.user),
+        }
+    }
     account
         .backend()
         .update_flags(

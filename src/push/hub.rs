@@ -1,12 +1,17 @@
 //! Wake-ups per user and collection. A held Ping or Sync registers a [`Subscription`] naming the
 //! collections it watches; a change to one of them wakes every subscription of that user watching it,
-//! and only those. A subscription is a slot in a map and a channel: no timer, no thread, and dropping
-//! it (the client hung up, the connection dropped the handler) unregisters it at once.
+//! and only those. A subscription is a slot in a map and a small signal: no timer, no thread, and
+//! dropping it (the client hung up, the connection dropped the handler) unregisters it at once.
+//!
+//! The signal is a four-wake queue and an event rather than a channel: every held Ping owns one,
+//! and a bounded channel's cache-padded counters and three events cost about 0.8 KB a Ping, a
+//! tenth of a held Ping's whole budget (issue #4).
 
-use smol::channel::{Receiver, Sender, TrySendError};
+use event_listener::Event;
+use heapless::Deque;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Why a waiter was woken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,13 +39,39 @@ impl Watch {
     }
 }
 
+/// Wake-ups not yet taken, and the event a waiting subscription listens to. A few are kept: a
+/// burst of changes needs only one to be seen, and one Superseded must not be lost behind them.
+#[derive(Default)]
+struct Signal {
+    queue: Mutex<Deque<Wake, 4>>,
+    event: Event,
+}
+
+impl Signal {
+    fn queue(&self) -> MutexGuard<'_, Deque<Wake, 4>> {
+        // The queue holds plain values: a panic elsewhere cannot leave it half-written.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, wake: Wake) {
+        let mut queue = self.queue();
+        if queue.is_full() && wake == Wake::Superseded {
+            queue.pop_back();
+        }
+        // A full queue already has a wake-up for the waiter to see.
+        let _ = queue.push_back(wake);
+        drop(queue);
+        self.event.notify(1);
+    }
+}
+
 struct Slot {
     id: u64,
     /// As given (canonical), while the map is keyed case-insensitively.
     user: String,
     device: String,
     watch: Watch,
-    tx: Sender<Wake>,
+    signal: Arc<Signal>,
 }
 
 #[derive(Default)]
@@ -54,20 +85,28 @@ pub struct Subscription {
     hub: Arc<Hub>,
     user: String,
     id: u64,
-    rx: Receiver<Wake>,
+    signal: Arc<Signal>,
 }
 
 impl Subscription {
     /// Waits for the next wake-up.
     pub async fn next(&self) -> Wake {
-        // The sender lives in the hub until this subscription drops it, so recv cannot fail while we
-        // hold `self`; treat the impossible as a supersede, which ends the wait harmlessly.
-        self.rx.recv().await.unwrap_or(Wake::Superseded)
+        loop {
+            if let Some(wake) = self.try_next() {
+                return wake;
+            }
+            // Listen before looking again, so a wake-up between the two is not missed.
+            let listener = self.signal.event.listen();
+            if let Some(wake) = self.try_next() {
+                return wake;
+            }
+            listener.await;
+        }
     }
 
     /// A wake-up that already arrived, without waiting.
     pub fn try_next(&self) -> Option<Wake> {
-        self.rx.try_recv().ok()
+        self.signal.queue().pop_front()
     }
 }
 
@@ -88,8 +127,7 @@ impl Hub {
 
     /// Registers a waiter for `device` of `user`.
     pub fn subscribe(self: &Arc<Hub>, user: &str, device: &str, watch: Watch) -> Subscription {
-        // A few slots: a burst of changes needs only one wake-up to be seen.
-        let (tx, rx) = smol::channel::bounded(4);
+        let signal = Arc::new(Signal::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut users) = self.users.lock() {
             users.entry(key(user)).or_default().push(Slot {
@@ -97,14 +135,14 @@ impl Hub {
                 user: user.to_string(),
                 device: device.to_string(),
                 watch,
-                tx,
+                signal: signal.clone(),
             });
         }
         Subscription {
             hub: self.clone(),
             user: key(user),
             id,
-            rx,
+            signal,
         }
     }
 
@@ -142,10 +180,8 @@ impl Hub {
         };
         let mut woken = 0;
         for slot in slots.iter().filter(|s| pick(s)) {
-            match slot.tx.try_send(wake) {
-                Ok(()) | Err(TrySendError::Full(_)) => woken += 1,
-                Err(TrySendError::Closed(_)) => {}
-            }
+            slot.signal.push(wake);
+            woken += 1;
         }
         woken
     }
@@ -212,5 +248,24 @@ mod tests {
             assert_eq!(hub.notify("alice@x", Some(9)), 1);
         }
         assert_eq!(a.try_next(), Some(Wake::Changed(Some(9))));
+        // A supersede after a burst is still seen.
+        assert_eq!(hub.supersede("alice@x", "phone"), 1);
+        let seen: Vec<Wake> = std::iter::from_fn(|| a.try_next()).collect();
+        assert_eq!(seen.last(), Some(&Wake::Superseded));
+    }
+
+    #[test]
+    fn a_waiter_is_woken_from_another_thread() {
+        let hub = Hub::new();
+        let a = hub.subscribe("alice@x", "phone", Watch::Collections(vec![4]));
+        let notifier = {
+            let hub = hub.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                hub.notify("alice@x", Some(4))
+            })
+        };
+        assert_eq!(smol::block_on(a.next()), Wake::Changed(Some(4)));
+        assert_eq!(notifier.join().unwrap(), 1);
     }
 }

@@ -5,8 +5,9 @@
 //! not one per message, and a catch-up holds at most `index::FLUSH` messages' words in memory.
 //!
 //! A Search catches its folders up itself under the same per-folder lock, so it never reads
-//! what the thread is reading; it waits for the thread's run instead and then finds little or
-//! nothing left, and its answer always covers every message.
+//! what the thread is reading: it waits at most for the thread's current part (the thread lets
+//! go of the folder every `PART` messages), reads whatever is left at its own priority, and its
+//! answer always covers every message.
 
 use super::MailSearchError;
 use super::index::{CaughtUp, SearchIndex};
@@ -24,6 +25,9 @@ const SETTLE: Duration = Duration::from_secs(1);
 
 /// The thread's nice value: a catch-up yields the CPU to requests.
 const NICE: i32 = 10;
+
+/// Messages the thread reads before letting go of a folder for a moment.
+const PART: usize = 4096;
 
 /// A folder waiting to be caught up.
 struct Job {
@@ -83,6 +87,18 @@ impl Indexer {
         account: &Account<'_>,
         folder: &Folder,
     ) -> Result<CaughtUp, MailSearchError> {
+        self.catch_up_some(account, folder, usize::MAX)
+    }
+
+    /// [`Indexer::catch_up`] stopping after about `max` messages. The thread goes in such parts
+    /// and lets go of the folder in between, so a Search arriving meanwhile waits for one part
+    /// on the niced thread at most and then reads the rest at its own priority.
+    fn catch_up_some(
+        &self,
+        account: &Account<'_>,
+        folder: &Folder,
+        max: usize,
+    ) -> Result<CaughtUp, MailSearchError> {
         let folder_lock = lock(&self.locks).entry(folder.coll).or_default().clone();
         let _serial = lock(&folder_lock);
         let idx = SearchIndex {
@@ -91,7 +107,7 @@ impl Indexer {
             user: account.user,
         };
         let backend = account.backend();
-        let done = idx.catch_up(folder.coll, |item| {
+        let done = idx.catch_up(folder.coll, max, |item| {
             backend
                 .raw(folder, item)
                 .ok()
@@ -150,15 +166,22 @@ pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
                     }
                 };
                 let started = Instant::now();
-                match app.search.catch_up(&account, &job.folder) {
-                    Ok(done) if done.read > 0 => log::debug!(
-                        "search index: {} folder {}: {} new messages indexed in {} ms",
+                let mut read = 0;
+                let outcome = loop {
+                    match app.search.catch_up_some(&account, &job.folder, PART) {
+                        Ok(done) if done.complete => break Ok(read + done.read),
+                        Ok(done) => read += done.read,
+                        Err(e) => break Err(e),
+                    }
+                };
+                match outcome {
+                    Ok(0) => {}
+                    Ok(read) => log::debug!(
+                        "search index: {} folder {}: {read} new messages indexed in {} ms",
                         job.user,
                         job.folder.id,
-                        done.read,
                         started.elapsed().as_millis()
                     ),
-                    Ok(_) => {}
                     Err(e) => {
                         log::warn!("search index: {} folder {}: {e}", job.user, job.folder.id)
                     }

@@ -132,6 +132,8 @@ pub struct CaughtUp {
     pub mark: u64,
     /// Messages read.
     pub read: usize,
+    /// False when it stopped at `max` messages with more to read.
+    pub complete: bool,
 }
 
 /// The word index of one user's mail.
@@ -153,12 +155,14 @@ impl SearchIndex<'_> {
     }
 
     /// Reads the messages the collection gained since the last call, writing their words every
-    /// [`FLUSH`] messages. `words` gives a message's words from
+    /// [`FLUSH`] messages, and stops after the first write that brings the messages read to
+    /// `max` or more (a rebuild reads the whole folder regardless). `words` gives a message's words from
     /// its change-index item (None when it vanished meanwhile). Callers serialise calls per
     /// collection (see `background::Indexer`): two at once would read the same messages.
     pub fn catch_up(
         &self,
         coll: Collection,
+        max: usize,
         mut words: impl FnMut(&Item) -> Option<BTreeSet<String>>,
     ) -> Result<CaughtUp, SearchIndexError> {
         let target = self.index.modseq(coll)?;
@@ -167,6 +171,7 @@ impl SearchIndex<'_> {
             return Ok(CaughtUp {
                 mark: done,
                 read: 0,
+                complete: true,
             });
         }
         let mut read = 0;
@@ -187,6 +192,13 @@ impl SearchIndex<'_> {
                     if pending.messages >= FLUSH {
                         read += pending.messages;
                         self.write(coll, std::mem::take(&mut pending), Some(since), false)?;
+                        if read >= max {
+                            return Ok(CaughtUp {
+                                mark: since,
+                                read,
+                                complete: false,
+                            });
+                        }
                     }
                 }
                 // The change log was pruned past our mark: read the whole folder again.
@@ -199,7 +211,11 @@ impl SearchIndex<'_> {
         let mark = since.max(target);
         read += pending.messages;
         self.write(coll, pending, Some(mark), false)?;
-        Ok(CaughtUp { mark, read })
+        Ok(CaughtUp {
+            mark,
+            read,
+            complete: true,
+        })
     }
 
     /// Indexes every message of the collection afresh, dropping what was there.
@@ -230,6 +246,7 @@ impl SearchIndex<'_> {
         Ok(CaughtUp {
             mark: target,
             read: items.len(),
+            complete: true,
         })
     }
 
@@ -389,14 +406,27 @@ mod tests {
         // More than FLUSH messages and several change pages: the build writes in parts.
         let first = FLUSH as u64 + 2 * PAGE as u64 + 7;
         list(&index, coll, 1, 0..first);
+        // Asked for one message, it stops after its first write, keeping what it wrote.
         let mut read = 0;
-        let done = idx
-            .catch_up(coll, |i| {
+        let part = idx
+            .catch_up(coll, 1, |i| {
                 read += 1;
                 words(i)
             })
             .unwrap();
-        assert_eq!((read, done.read), (first, first as usize));
+        assert!(!part.complete && part.read >= FLUSH && part.read < first as usize);
+        assert_eq!(
+            (read, idx.indexed(coll).unwrap()),
+            (part.read as u64, part.mark)
+        );
+        let done = idx
+            .catch_up(coll, usize::MAX, |i| {
+                read += 1;
+                words(i)
+            })
+            .unwrap();
+        assert!(done.complete);
+        assert_eq!((read, part.read + done.read), (first, first as usize));
         let mark = done.mark;
         assert_eq!(mark, index.modseq(coll).unwrap());
         assert_eq!(idx.indexed(coll).unwrap(), mark);
@@ -408,12 +438,13 @@ mod tests {
         }
 
         // Nothing new: nothing read.
-        idx.catch_up(coll, |_| panic!("read again")).unwrap();
+        idx.catch_up(coll, usize::MAX, |_| panic!("read again"))
+            .unwrap();
 
         // New mail: only it is read, and lists of both old and new blocks answer.
         list(&index, coll, 2, 0..first + 25);
         let mut read = 0;
-        idx.catch_up(coll, |i| {
+        idx.catch_up(coll, usize::MAX, |i| {
             read += 1;
             words(i)
         })
@@ -440,12 +471,12 @@ mod tests {
             user: USER,
         };
         list(&index, coll, 1, 0..30);
-        idx.catch_up(coll, words).unwrap();
+        idx.catch_up(coll, usize::MAX, words).unwrap();
         // Messages 0..10 go, 30..40 come, and the log forgets the tombstones.
         list(&index, coll, 2, 10..40);
         index.prune(coll, index.modseq(coll).unwrap()).unwrap();
         let mut read = 0;
-        idx.catch_up(coll, |i| {
+        idx.catch_up(coll, usize::MAX, |i| {
             read += 1;
             words(i)
         })

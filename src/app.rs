@@ -117,6 +117,8 @@ pub struct App {
     pub devices: Devices,
     /// Sessions and CSRF key of the web console and user pages.
     pub console: crate::admin::Console,
+    /// Keeps the mailbox-search word indexes caught up.
+    pub search: crate::mailsearch::background::Indexer,
 }
 
 impl App {
@@ -164,6 +166,7 @@ impl App {
             device_locks: DeviceLocks::default(),
             devices,
             console,
+            search: Default::default(),
         })
     }
 

@@ -1,8 +1,10 @@
 //! Mailbox search through a real server: Search (Store Mailbox) and Find (MailBoxSearchCriterion)
 //! find messages by a word of their body, a subject prefix or a sender, within a folder or all of
-//! them, with date bounds, Range and Total, and see messages delivered after the first search.
+//! them, with date bounds, Range and Total, and see messages delivered after the first search;
+//! mail a Sync saw is indexed in the background before anyone searches.
 
 mod common;
+mod mail_common;
 
 use common::{Server, run};
 use easd::eas::Command;
@@ -15,6 +17,7 @@ use easd::eas::search::{
 };
 use easd::items::{BodyPreference, BodyType};
 use easd::wbxml::tags::{airsyncbase, email, find as f};
+use std::time::Duration;
 
 const USER: &str = "alice@example.com";
 
@@ -260,4 +263,69 @@ fn search_and_find_in_the_mailbox() {
             .contains("zanzibar contract")
     );
     assert_eq!(properties.child_text(f::HAS_ATTACHMENTS), Some("0"));
+}
+
+/// A Sync that sees new mail has the server's background thread index it, so the search that
+/// follows reads no message. Shown by rewriting the message's file after the thread read it (a
+/// Maildir message never changes content, so nothing notices): the search answers from the
+/// words the thread indexed, not from the file as it is now.
+#[test]
+fn mail_a_sync_saw_is_indexed_in_the_background() {
+    let server = Server::start();
+    let (ts, name) = (1_704_103_200, "1704103200.M1P1Q1704103200.test:2,S");
+    let aquarium = |body: &str| {
+        message(
+            "Mon, 1 Jan 2024 10:00:00 +0000",
+            "bob@example.com",
+            "Aquarium",
+            body,
+            false,
+        )
+    };
+    deliver(&server, None, ts, aquarium("The zebrafish arrived."));
+    let mut phone = server.device(USER, "ms2");
+    let inbox = run(async {
+        let (inbox, _) = mail_common::inbox_id(&mut phone).await;
+        mail_common::prime(&mut phone, &inbox).await;
+        inbox
+    });
+    let needle = format!(
+        "search index: {USER} folder {}: 1 new messages indexed",
+        inbox.number().unwrap()
+    );
+    assert!(
+        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
+        "no background catch-up logged"
+    );
+    std::fs::write(
+        server.maildir(USER).join("cur").join(name),
+        aquarium("The goldfish arrived."),
+    )
+    .unwrap();
+    let call = |phone: &mut easd::client::Device, words: &str| {
+        let tree = run(phone.call(Command::Search, &mailbox(text(words), None, false).encode()));
+        subjects(&SearchResponse::parse(&tree.unwrap()).unwrap())
+    };
+    assert_eq!(call(&mut phone, "zebrafish"), ["Aquarium"]);
+    assert!(call(&mut phone, "goldfish").is_empty());
+
+    // More mail after that: the next Sync's refresh queues the folder again.
+    deliver(
+        &server,
+        None,
+        ts + 60,
+        message(
+            "Mon, 1 Jan 2024 10:01:00 +0000",
+            "carol@example.org",
+            "Pond",
+            "Koi and zebrafish.",
+            false,
+        ),
+    );
+    run(mail_common::prime(&mut phone, &inbox));
+    assert!(
+        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
+        "no second background catch-up"
+    );
+    assert_eq!(call(&mut phone, "zebrafish"), ["Pond", "Aquarium"]);
 }

@@ -77,6 +77,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         ))
         .detach();
         ex.spawn(crate::push::watch::run(app.clone())).detach();
+        crate::mailsearch::background::spawn(app.clone())
+            .map_err(|e| failed(format!("cannot start the search index thread: {e}")))?;
         let queue = app.clone();
         ex.spawn(async move {
             // Bounces go back to the local user who sent the message.

@@ -276,7 +276,13 @@ impl ItemBackend for MailBackend<'_> {
             &*self.account.store,
             mail_folder(folder)?,
         ) {
-            Ok(r) => Ok(r.modseq),
+            Ok(r) => {
+                self.account
+                    .app
+                    .search
+                    .poke(self.account.user, folder, r.modseq);
+                Ok(r.modseq)
+            }
             Err(RefreshError::Scan(e)) => Err(e.into()),
             Err(RefreshError::Index(e)) => Err(e.into()),
         }

@@ -7,9 +7,9 @@
 //! Blocks of [`BLOCK`] uids keep catching up cheap: new messages get the highest uids, so they
 //! only ever rewrite the last block of each of their words, never a common word's whole list.
 
-use crate::state::index::{Change, ChangeIndex, Collection, IndexError, ItemQuery};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::state::index::{Change, ChangeIndex, Collection, IndexError, Item, ItemQuery};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 const POSTINGS: TableDefinition<(&str, u32, &str, u32), &[u8]> =
@@ -22,6 +22,10 @@ const BLOCK: u32 = 1024;
 
 /// Messages read per change-index page while catching up.
 const PAGE: usize = 2000;
+
+/// Messages whose words are held in memory before they are written out: bounds a build's memory
+/// to a few megabytes whatever the folder's size.
+const FLUSH: usize = 4096;
 
 #[derive(Debug)]
 pub enum SearchIndexError {
@@ -59,13 +63,15 @@ db_err!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::SetDurabilityError
 );
 
-pub fn encode_uids(uids: &BTreeSet<u32>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(uids.len() * 2);
+/// Delta-varint encodes ascending uids.
+pub fn encode_uids(uids: impl IntoIterator<Item = u32>) -> Vec<u8> {
+    let mut out = Vec::new();
     let mut prev = 0u32;
-    for &u in uids {
+    for u in uids {
         let mut d = u - prev;
         prev = u;
         loop {
@@ -82,7 +88,7 @@ pub fn encode_uids(uids: &BTreeSet<u32>) -> Vec<u8> {
 }
 
 /// Decodes what `encode_uids` wrote; a damaged tail ends the list rather than failing the search.
-pub fn decode_uids(bytes: &[u8], into: &mut BTreeSet<u32>) {
+pub fn decode_uids(bytes: &[u8], into: &mut impl Extend<u32>) {
     let mut prev = 0u32;
     let mut d = 0u32;
     let mut shift = 0u32;
@@ -93,13 +99,41 @@ pub fn decode_uids(bytes: &[u8], into: &mut BTreeSet<u32>) {
         d |= u32::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
             prev = prev.saturating_add(d);
-            into.insert(prev);
+            into.extend(std::iter::once(prev));
             d = 0;
             shift = 0;
         } else {
             shift += 7;
         }
     }
+}
+
+/// The words of messages read but not written yet: each word's uids in reading order. A word's
+/// String is allocated once per flush, not once per message containing it.
+#[derive(Default)]
+struct Pending {
+    words: HashMap<String, Vec<u32>>,
+    messages: usize,
+}
+
+impl Pending {
+    fn note(&mut self, uid: u32, words: BTreeSet<String>) {
+        for w in words {
+            self.words.entry(w).or_default().push(uid);
+        }
+        self.messages += 1;
+    }
+}
+
+/// What a catch-up did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaughtUp {
+    /// The change-index modseq now indexed.
+    pub mark: u64,
+    /// Messages read.
+    pub read: usize,
+    /// False when it stopped at `max` messages with more to read.
+    pub complete: bool,
 }
 
 /// The word index of one user's mail.
@@ -110,72 +144,129 @@ pub struct SearchIndex<'a> {
 }
 
 impl SearchIndex<'_> {
-    /// Reads the messages the collection gained since the last call. `words` gives a message's
-    /// words from its change-index item (None when it vanished meanwhile).
+    /// The change-index modseq up to which the collection's messages are indexed.
+    pub fn indexed(&self, coll: Collection) -> Result<u64, SearchIndexError> {
+        let txn = self.db.begin_read()?;
+        Ok(match txn.open_table(INDEXED) {
+            Ok(t) => t.get((self.user, coll.id().0))?.map_or(0, |v| v.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => 0,
+            Err(e) => return Err(e.into()),
+        })
+    }
+
+    /// Reads the messages the collection gained since the last call, writing their words every
+    /// [`FLUSH`] messages, and stops after the first write that brings the messages read to
+    /// `max` or more (a rebuild reads the whole folder regardless). `words` gives a message's words from
+    /// its change-index item (None when it vanished meanwhile). Callers serialise calls per
+    /// collection (see `background::Indexer`): two at once would read the same messages.
     pub fn catch_up(
         &self,
         coll: Collection,
-        mut words: impl FnMut(&crate::state::index::Item) -> Option<BTreeSet<String>>,
-    ) -> Result<(), SearchIndexError> {
-        let id = coll.id().0;
+        max: usize,
+        mut words: impl FnMut(&Item) -> Option<BTreeSet<String>>,
+    ) -> Result<CaughtUp, SearchIndexError> {
         let target = self.index.modseq(coll)?;
-        let done = {
-            let txn = self.db.begin_read()?;
-            match txn.open_table(INDEXED) {
-                Ok(t) => t.get((self.user, id))?.map_or(0, |v| v.value()),
-                Err(redb::TableError::TableDoesNotExist(_)) => 0,
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let done = self.indexed(coll)?;
         if done >= target {
-            return Ok(());
+            return Ok(CaughtUp {
+                mark: done,
+                read: 0,
+                complete: true,
+            });
         }
-        let mut added: BTreeMap<(String, u32), BTreeSet<u32>> = BTreeMap::new();
-        let mut note = |item: &crate::state::index::Item,
-                        added: &mut BTreeMap<(String, u32), BTreeSet<u32>>| {
-            let uid = item.uid.0;
-            for w in words(item).unwrap_or_default() {
-                added.entry((w, uid / BLOCK)).or_default().insert(uid);
-            }
-        };
-        let mut rebuild = false;
+        let mut read = 0;
+        let mut pending = Pending::default();
         let mut since = done;
         loop {
             match self.index.changes_since(coll, since, PAGE) {
                 Ok(page) => {
                     for change in &page.changes {
                         if let Change::Added(item) = change {
-                            note(item, &mut added);
+                            pending.note(item.uid.0, words(item).unwrap_or_default());
                         }
                     }
                     since = page.next;
                     if !page.more {
                         break;
                     }
+                    if pending.messages >= FLUSH {
+                        read += pending.messages;
+                        self.write(coll, std::mem::take(&mut pending), Some(since), false)?;
+                        if read >= max {
+                            return Ok(CaughtUp {
+                                mark: since,
+                                read,
+                                complete: false,
+                            });
+                        }
+                    }
                 }
                 // The change log was pruned past our mark: read the whole folder again.
                 Err(IndexError::CursorOutOfRange { .. }) => {
-                    rebuild = true;
-                    added.clear();
-                    let all = ItemQuery {
-                        min_time: 0,
-                        newest_first: false,
-                        after: None,
-                        limit: usize::MAX,
-                    };
-                    for item in self.index.items(coll, &all)? {
-                        note(&item, &mut added);
-                    }
-                    since = target;
-                    break;
+                    return self.rebuild(coll, target, &mut words);
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        let txn = self.db.begin_write()?;
+        let mark = since.max(target);
+        read += pending.messages;
+        self.write(coll, pending, Some(mark), false)?;
+        Ok(CaughtUp {
+            mark,
+            read,
+            complete: true,
+        })
+    }
+
+    /// Indexes every message of the collection afresh, dropping what was there.
+    fn rebuild(
+        &self,
+        coll: Collection,
+        target: u64,
+        words: &mut impl FnMut(&Item) -> Option<BTreeSet<String>>,
+    ) -> Result<CaughtUp, SearchIndexError> {
+        let all = ItemQuery {
+            min_time: 0,
+            newest_first: false,
+            after: None,
+            limit: usize::MAX,
+        };
+        let items = self.index.items(coll, &all)?;
+        let mut pending = Pending::default();
+        let mut first = true;
+        for item in &items {
+            pending.note(item.uid.0, words(item).unwrap_or_default());
+            if pending.messages >= FLUSH {
+                // The old mark stays until the end, so a crash midway starts the rebuild over.
+                self.write(coll, std::mem::take(&mut pending), None, first)?;
+                first = false;
+            }
+        }
+        self.write(coll, pending, Some(target), first)?;
+        Ok(CaughtUp {
+            mark: target,
+            read: items.len(),
+            complete: true,
+        })
+    }
+
+    /// Adds `pending` to the posting lists in one transaction, with the new mark when given
+    /// (`clear` first drops the collection's lists). Not fsynced: the mark goes with the lists,
+    /// so a crash loses both together and the next catch-up reads those messages again; the next
+    /// durable commit of anything in the database makes it stick.
+    fn write(
+        &self,
+        coll: Collection,
+        pending: Pending,
+        mark: Option<u64>,
+        clear: bool,
+    ) -> Result<(), SearchIndexError> {
+        let id = coll.id().0;
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::None)?;
         {
             let mut postings = txn.open_table(POSTINGS)?;
-            if rebuild {
+            if clear {
                 let stale: Vec<(String, u32)> = postings
                     .range((self.user, id, "", 0)..(self.user, id.saturating_add(1), "", 0))?
                     .filter_map(|r| {
@@ -189,17 +280,29 @@ impl SearchIndex<'_> {
                     postings.remove((self.user, id, w.as_str(), block))?;
                 }
             }
-            for ((word, block), uids) in added {
-                let key = (self.user, id, word.as_str(), block);
-                let mut all = BTreeSet::new();
-                if let Some(existing) = postings.get(key)? {
-                    decode_uids(existing.value(), &mut all);
+            let mut words: Vec<(String, Vec<u32>)> = pending.words.into_iter().collect();
+            words.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let mut uids = Vec::new();
+            for (word, mut new) in words {
+                new.sort_unstable();
+                new.dedup();
+                for chunk in new.chunk_by(|a, b| a / BLOCK == b / BLOCK) {
+                    let key = (self.user, id, word.as_str(), chunk[0] / BLOCK);
+                    uids.clear();
+                    if let Some(existing) = postings.get(key)? {
+                        decode_uids(existing.value(), &mut uids);
+                    }
+                    uids.extend_from_slice(chunk);
+                    // Two ascending runs, usually the second all above the first: a stable
+                    // sort merges them in one pass.
+                    uids.sort();
+                    uids.dedup();
+                    postings.insert(key, encode_uids(uids.iter().copied()).as_slice())?;
                 }
-                all.extend(uids);
-                postings.insert(key, encode_uids(&all).as_slice())?;
             }
-            txn.open_table(INDEXED)?
-                .insert((self.user, id), since.max(target))?;
+            if let Some(mark) = mark {
+                txn.open_table(INDEXED)?.insert((self.user, id), mark)?;
+            }
         }
         txn.commit()?;
         Ok(())
@@ -245,6 +348,145 @@ impl SearchIndex<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::index::{IndexOptions, ScanEntry};
+    use crate::store::DirStamp;
+    use std::sync::Arc;
+
+    const USER: &str = "alice@example.com";
+
+    fn setup() -> (tempfile::TempDir, Arc<Database>, ChangeIndex, Collection) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(crate::state::open_db(&dir.path().join("state.redb"), 4 << 20).unwrap());
+        let index = ChangeIndex::open(db.clone(), IndexOptions::default()).unwrap();
+        let coll = index.collection(USER, "mail:INBOX").unwrap();
+        (dir, db, index, coll)
+    }
+
+    /// Lists messages `keys` as the folder's content.
+    fn list(index: &ChangeIndex, coll: Collection, n: u64, keys: impl Iterator<Item = u64>) {
+        let entries: Vec<ScanEntry> = keys
+            .map(|k| ScanEntry {
+                key: format!("m{k}"),
+                version: String::new(),
+                time: 1_000 + k,
+            })
+            .collect();
+        index
+            .refresh(coll, DirStamp::from_parts(n, n), || {
+                Ok::<_, std::convert::Infallible>(entries)
+            })
+            .unwrap();
+    }
+
+    /// A message's words: its own, and one shared by every tenth message.
+    fn words(item: &Item) -> Option<BTreeSet<String>> {
+        let k: u64 = item.key[1..].parse().ok()?;
+        let mut w = BTreeSet::from([format!("own{k}x")]);
+        if k.is_multiple_of(10) {
+            w.insert("tenth".into());
+        }
+        Some(w)
+    }
+
+    fn keys_of(index: &ChangeIndex, coll: Collection, uids: BTreeSet<u32>) -> BTreeSet<u64> {
+        uids.into_iter()
+            .filter_map(|u| index.item(coll, crate::state::index::Uid(u)).unwrap())
+            .map(|i| i.key[1..].parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn catches_up_in_flushes_and_after_new_mail() {
+        let (_dir, db, index, coll) = setup();
+        let idx = SearchIndex {
+            db: &db,
+            index: &index,
+            user: USER,
+        };
+        // More than FLUSH messages and several change pages: the build writes in parts.
+        let first = FLUSH as u64 + 2 * PAGE as u64 + 7;
+        list(&index, coll, 1, 0..first);
+        // Asked for one message, it stops after its first write, keeping what it wrote.
+        let mut read = 0;
+        let part = idx
+            .catch_up(coll, 1, |i| {
+                read += 1;
+                words(i)
+            })
+            .unwrap();
+        assert!(!part.complete && part.read >= FLUSH && part.read < first as usize);
+        assert_eq!(
+            (read, idx.indexed(coll).unwrap()),
+            (part.read as u64, part.mark)
+        );
+        let done = idx
+            .catch_up(coll, usize::MAX, |i| {
+                read += 1;
+                words(i)
+            })
+            .unwrap();
+        assert!(done.complete);
+        assert_eq!((read, part.read + done.read), (first, first as usize));
+        let mark = done.mark;
+        assert_eq!(mark, index.modseq(coll).unwrap());
+        assert_eq!(idx.indexed(coll).unwrap(), mark);
+        let tenth = keys_of(&index, coll, idx.matching(coll, &["tenth".into()]).unwrap());
+        assert_eq!(tenth, (0..first).filter(|k| k.is_multiple_of(10)).collect());
+        for k in [0, FLUSH as u64 - 1, FLUSH as u64, first - 1] {
+            let hit = idx.matching(coll, &[format!("own{k}x")]).unwrap();
+            assert_eq!(keys_of(&index, coll, hit), BTreeSet::from([k]), "{k}");
+        }
+
+        // Nothing new: nothing read.
+        idx.catch_up(coll, usize::MAX, |_| panic!("read again"))
+            .unwrap();
+
+        // New mail: only it is read, and lists of both old and new blocks answer.
+        list(&index, coll, 2, 0..first + 25);
+        let mut read = 0;
+        idx.catch_up(coll, usize::MAX, |i| {
+            read += 1;
+            words(i)
+        })
+        .unwrap();
+        assert_eq!(read, 25);
+        let tenth = keys_of(&index, coll, idx.matching(coll, &["tenth".into()]).unwrap());
+        assert_eq!(
+            tenth,
+            (0..first + 25).filter(|k| k.is_multiple_of(10)).collect()
+        );
+        let late = (first..first + 25).find(|k| k.is_multiple_of(10)).unwrap();
+        let both = idx
+            .matching(coll, &["tenth".into(), format!("own{late}x")])
+            .unwrap();
+        assert_eq!(keys_of(&index, coll, both), BTreeSet::from([late]));
+    }
+
+    #[test]
+    fn rebuilds_when_the_change_log_was_pruned_past_the_mark() {
+        let (_dir, db, index, coll) = setup();
+        let idx = SearchIndex {
+            db: &db,
+            index: &index,
+            user: USER,
+        };
+        list(&index, coll, 1, 0..30);
+        idx.catch_up(coll, usize::MAX, words).unwrap();
+        // Messages 0..10 go, 30..40 come, and the log forgets the tombstones.
+        list(&index, coll, 2, 10..40);
+        index.prune(coll, index.modseq(coll).unwrap()).unwrap();
+        let mut read = 0;
+        idx.catch_up(coll, usize::MAX, |i| {
+            read += 1;
+            words(i)
+        })
+        .unwrap();
+        assert_eq!(read, 30, "the whole folder is read again");
+        let tenth = keys_of(&index, coll, idx.matching(coll, &["tenth".into()]).unwrap());
+        assert_eq!(tenth, BTreeSet::from([10, 20, 30]));
+        // The old lists went: the gone messages' words find nothing, not even dead uids.
+        assert!(idx.matching(coll, &["own5x".into()]).unwrap().is_empty());
+    }
 
     #[test]
     fn uid_lists_round_trip() {
@@ -252,7 +494,7 @@ mod tests {
             .into_iter()
             .collect();
         let mut back = BTreeSet::new();
-        decode_uids(&encode_uids(&set), &mut back);
+        decode_uids(&encode_uids(set.iter().copied()), &mut back);
         assert_eq!(back, set);
         let mut partial = BTreeSet::new();
         decode_uids(&[0x81, 0x81, 0x81, 0x81, 0x81, 0x81], &mut partial);

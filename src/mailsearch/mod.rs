@@ -1,8 +1,9 @@
 //! Mailbox search (Search with Store Mailbox, Find with MailBoxSearchCriterion): a word index of
-//! each mail folder kept in the state database and brought up to date at each search, so a query
-//! reads only the posting lists of its words and never the messages themselves, except the page of
-//! results it returns.
+//! each mail folder kept in the state database, caught up in the background when a folder gains
+//! mail and finished at each search, so a query reads only the posting lists of its words and
+//! never the messages themselves, except the page of results it returns.
 
+pub mod background;
 pub mod index;
 pub mod words;
 
@@ -119,12 +120,7 @@ pub fn search(
     let mut hits = Vec::new();
     for folder in scope(&folders, query, deep)? {
         backend.refresh(&folder).map_err(store_err)?;
-        idx.catch_up(folder.coll, |item| {
-            backend
-                .raw(&folder, item)
-                .ok()
-                .map(|raw| words::message_words(&raw))
-        })?;
+        app.search.catch_up(account, &folder)?;
         let items: Vec<Item> = if terms.is_empty() {
             let all = ItemQuery {
                 min_time: 0,

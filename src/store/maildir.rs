@@ -693,12 +693,15 @@ fn assign_roles(names: &[FolderName]) -> Vec<(FolderName, FolderRole)> {
 }
 
 /// The two places a message with the given flags normally is.
-fn guesses(dir: &Path, msg: &MessageRef) -> [Located; 2] {
+/// Where a message most likely is: in cur/ under its flags, in new/ as delivered, or in new/ with
+/// the flags it was listed with (some delivery tools write the info part there too). Each miss
+/// costs one failed system call; a wrong guess on all three costs a listing of the folder.
+fn guesses(dir: &Path, msg: &MessageRef) -> [Located; 3] {
     let cur_name = file_name(&msg.key, msg.flags, false);
     [
         Located {
             path: dir.join("cur").join(&cur_name),
-            name: cur_name,
+            name: cur_name.clone(),
             in_new: false,
             flags: msg.flags,
         },
@@ -707,6 +710,12 @@ fn guesses(dir: &Path, msg: &MessageRef) -> [Located; 2] {
             name: msg.key.as_str().to_string(),
             in_new: true,
             flags: Flags::EMPTY,
+        },
+        Located {
+            path: dir.join("new").join(&cur_name),
+            name: cur_name,
+            in_new: true,
+            flags: msg.flags,
         },
     ]
 }

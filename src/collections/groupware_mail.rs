@@ -9,7 +9,7 @@ use super::{Account, Folder, FolderType};
 use crate::ProtocolVersion;
 use crate::items::email::pim_message::{PimSource, pim_message};
 use crate::items::email::{EmailOptions, MessageMeta, to_application_data};
-use crate::state::index::Item;
+use crate::state::index::{Item, Preview};
 use crate::store::vdir::{Href, PimKind, PimStore};
 use crate::wbxml::Element;
 use std::sync::Arc;
@@ -54,6 +54,10 @@ impl<'a> GroupwareMail<'a> {
 impl ItemBackend for GroupwareMail<'_> {
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
         self.pim.refresh(folder)
+    }
+
+    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+        self.pim.preview(folder)
     }
 
     fn render(

@@ -11,9 +11,9 @@ use crate::items::eas_datetime;
 use crate::items::email::{
     DraftInput, EmailOptions, MessageMeta, draft_to_mime, to_application_data,
 };
-use crate::state::index::Item;
 use crate::state::index::RefreshError;
-use crate::state::mail::{message_ref, note_message, note_removed, refresh_folder};
+use crate::state::index::{Item, Preview};
+use crate::state::mail::{message_ref, note_message, note_removed, preview_folder, refresh_folder};
 use crate::state::verb_times;
 use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
 use crate::wbxml::Element;
@@ -256,6 +256,20 @@ impl ItemBackend for MailBackend<'_> {
             mail_folder(folder)?,
         ) {
             Ok(r) => Ok(r.modseq),
+            Err(RefreshError::Scan(e)) => Err(e.into()),
+            Err(RefreshError::Index(e)) => Err(e.into()),
+        }
+    }
+
+    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+        let index = &self.account.app.index;
+        match preview_folder(
+            index,
+            folder.coll,
+            &*self.account.store,
+            mail_folder(folder)?,
+        ) {
+            Ok(p) => Ok(p),
             Err(RefreshError::Scan(e)) => Err(e.into()),
             Err(RefreshError::Index(e)) => Err(e.into()),
         }

@@ -5,11 +5,13 @@
 use super::hub::{Subscription, Wake};
 use crate::ProtocolVersion;
 use crate::app::App;
-use crate::collections::Account;
+use crate::collections::{Account, Folder, ItemBackend};
 use crate::eas::ids::CollectionId;
 use crate::eas::limits::DeviceLimits;
 use crate::eas::sync::{CollectionRequest, engine};
-use crate::state::sync::DeviceRef;
+use crate::state::index::{Uid, Unrecorded};
+use crate::state::sync::{CollectionState, DeviceRef};
+use crate::state::uidset::UidSet;
 use smol::Timer;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -60,7 +62,8 @@ pub async fn wait(sub: &Subscription, deadline: Instant) -> Waited {
 
 /// The collections among `ids` in which the device has something to fetch: the Sync engine, run
 /// without committing, would send a command or MoreAvailable. Collections the device never synced,
-/// or that no longer exist, are not reported. Blocking: call through `smol::unblock`.
+/// or that no longer exist, are not reported. Each is first given the cheap test ([`quick`]); only
+/// when that cannot tell does the engine run. Blocking: call through `smol::unblock`.
 pub fn pending(
     app: &App,
     dev: DeviceRef<'_>,
@@ -81,33 +84,78 @@ pub fn pending(
             .map_or(0, |d| d.as_secs()),
         limits: &limits,
     };
+    let backend = account.items(version);
     let mut changed = Vec::new();
     for &id in ids {
-        if !folders.iter().any(|f| f.id == id) {
+        let Some(folder) = folders.iter().find(|f| f.id == id) else {
             continue;
-        }
-        let has_state = app
+        };
+        let Some(state) = app
             .sync_states
             .collection(dev, id)
             .map_err(|e| e.to_string())?
-            .is_some();
-        if !has_state {
+        else {
             continue;
-        }
-        let mut req = CollectionRequest::new(
-            CollectionId::from_number(id),
-            crate::eas::ids::SyncKey::Initial,
-        );
-        // No key: "the device is at the key the server last issued", exactly what a Ping means.
-        req.sync_key = None;
-        req.get_changes = Some(true);
-        let prepared = engine::run(&ctx, &req, 1);
-        if prepared
-            .response
-            .is_some_and(|r| !r.commands.is_empty() || r.more_available)
-        {
+        };
+        let has = match quick(&ctx, &backend, folder, &state) {
+            Some(answer) => answer,
+            None => dry_run(&ctx, id),
+        };
+        if has {
             changed.push(id);
         }
     }
     Ok(changed)
+}
+
+/// The cheap test, which reads but never writes and so never waits behind a committing Sync:
+/// the folder's listing against the index (two stats when its directories did not move) and the
+/// index's modseq against the one the device's last Sync left it at. `Some(true)` when a change
+/// not yet indexed is one the device's next Sync would send (new within its FilterType, or an
+/// item it holds changed or gone), `Some(false)` when nothing was recorded past its position and
+/// nothing on disk is for it, `None` when only a dry run can tell (changes recorded past its
+/// position may be its own echoes; the Sync would do more than follow the change log; an error).
+/// Like the engine, it cannot know before rendering that a new file is not a message at all:
+/// such a file wakes the device once, and its Sync then moves past it.
+fn quick(
+    ctx: &engine::Context<'_>,
+    backend: &dyn ItemBackend,
+    folder: &Folder,
+    state: &CollectionState,
+) -> Option<bool> {
+    let min_time = engine::log_window(ctx, folder, state).ok()??;
+    let preview = backend.preview(folder).ok()?;
+    let mut held: Option<UidSet> = None;
+    for change in &preview.unrecorded {
+        let mut holds = |uid: Uid| -> Option<bool> {
+            if held.is_none() {
+                held = Some(ctx.app.sync_states.held(ctx.dev, folder.id).ok()?);
+            }
+            Some(held.as_ref().is_some_and(|h| h.contains(uid.0)))
+        };
+        let sends = match *change {
+            Unrecorded::Added { time } => time >= min_time,
+            Unrecorded::Changed { uid, time } => holds(uid)? || time >= min_time,
+            Unrecorded::Removed { uid } => holds(uid)?,
+        };
+        if sends {
+            return Some(true);
+        }
+    }
+    (preview.modseq == state.current.modseq).then_some(false)
+}
+
+/// The Sync engine run for collection `id` without committing: would it send the device a
+/// command or MoreAvailable?
+fn dry_run(ctx: &engine::Context<'_>, id: u32) -> bool {
+    let mut req = CollectionRequest::new(
+        CollectionId::from_number(id),
+        crate::eas::ids::SyncKey::Initial,
+    );
+    // No key: "the device is at the key the server last issued", exactly what a Ping means.
+    req.sync_key = None;
+    req.get_changes = Some(true);
+    engine::run(ctx, &req, 1)
+        .response
+        .is_some_and(|r| !r.commands.is_empty() || r.more_available)
 }

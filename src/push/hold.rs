@@ -60,36 +60,71 @@ pub async fn wait(sub: &Subscription, deadline: Instant) -> Waited {
     .await
 }
 
+/// What a held Ping's quick test reuses from one wake-up to the next: the folders the device
+/// sees and its limits, read once when the Ping arrives (listing a user's folders and reading
+/// the device's options cost five times the rest of the test). The dry run reads both afresh, so
+/// a folder renamed or removed meanwhile, or limits changed, are judged on what holds now.
+pub struct Watched {
+    folders: Vec<Folder>,
+    limits: DeviceLimits,
+}
+
+impl Watched {
+    /// The device's visible folders among `folders` (all of the account's), and its limits.
+    pub fn new(app: &App, dev: DeviceRef<'_>, folders: Vec<Folder>) -> Result<Watched, String> {
+        let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
+        Ok(Watched {
+            folders: limits.visible(folders),
+            limits,
+        })
+    }
+
+    /// The engine's context with these folders and limits.
+    fn context<'a>(
+        &'a self,
+        app: &'a App,
+        account: &'a Account<'a>,
+        dev: DeviceRef<'a>,
+        version: ProtocolVersion,
+        now: u64,
+    ) -> engine::Context<'a> {
+        engine::Context {
+            app,
+            account,
+            folders: &self.folders,
+            dev,
+            version,
+            now,
+            limits: &self.limits,
+        }
+    }
+
+    /// Reads them for `dev` now.
+    fn load(app: &App, account: &Account<'_>, dev: DeviceRef<'_>) -> Result<Watched, String> {
+        Watched::new(app, dev, account.folders().map_err(|e| e.to_string())?)
+    }
+}
+
 /// The collections among `ids` in which the device has something to fetch: the Sync engine, run
 /// without committing, would send a command or MoreAvailable. Collections the device never synced,
-/// or that no longer exist, are not reported. Each is first given the cheap test ([`quick`]); only
-/// when that cannot tell does the engine run. Blocking: call through `smol::unblock`.
+/// or that no longer exist, are not reported. Each is first given the cheap test ([`quick`]) with
+/// what `watched` kept; only when that cannot tell does the engine run. Blocking: call through
+/// `smol::unblock`.
 pub fn pending(
     app: &App,
     dev: DeviceRef<'_>,
     version: ProtocolVersion,
     ids: &[u32],
+    watched: &Watched,
 ) -> Result<Vec<u32>, String> {
     let account = Account::open(app, dev.user).map_err(|e| e.to_string())?;
-    let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
-    let folders = limits.visible(account.folders().map_err(|e| e.to_string())?);
-    let ctx = engine::Context {
-        app,
-        account: &account,
-        folders: &folders,
-        dev,
-        version,
-        now: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        limits: &limits,
-    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let backend = account.items(version);
+    let mut fresh: Option<Watched> = None;
     let mut changed = Vec::new();
     for &id in ids {
-        let Some(folder) = folders.iter().find(|f| f.id == id) else {
-            continue;
-        };
         let Some(state) = app
             .sync_states
             .collection(dev, id)
@@ -97,9 +132,28 @@ pub fn pending(
         else {
             continue;
         };
-        let has = match quick(&ctx, &backend, folder, &state) {
+        let answer = watched
+            .folders
+            .iter()
+            .find(|f| f.id == id)
+            .and_then(|folder| {
+                quick(
+                    &watched.context(app, &account, dev, version, now),
+                    &backend,
+                    folder,
+                    &state,
+                )
+            });
+        let has = match answer {
             Some(answer) => answer,
-            None => dry_run(&ctx, id),
+            None => {
+                let now_seen = match &fresh {
+                    Some(w) => w,
+                    None => fresh.insert(Watched::load(app, &account, dev)?),
+                };
+                now_seen.folders.iter().any(|f| f.id == id)
+                    && dry_run(&now_seen.context(app, &account, dev, version, now), id)
+            }
         };
         if has {
             changed.push(id);

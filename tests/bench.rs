@@ -266,6 +266,10 @@ fn push_latency_times_each_users_datagram() {
     no_errors(&r);
     assert_eq!(count(&r, "rounds"), 2);
     assert_eq!(r["latency_ms"]["push_wake"]["count"], 4 * 2);
+    // What the bench itself cost while the devices were being woken, to tell whether it or the
+    // server set the pace.
+    assert!(r["figures"]["waking_wall_s"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["figures"]["waking_bench_cpu_percent"].as_f64().unwrap() >= 0.0);
     assert!(
         r["notes"].to_string().contains("datagram"),
         "{}",

@@ -304,3 +304,128 @@ fn sync_with_wait_is_held_until_a_change() {
     assert!(run(phone.sync(&req)).unwrap().is_none());
     assert!(t.elapsed() >= Duration::from_secs(2));
 }
+
+/// A Maildir file name received at `secs` (Unix time) with `flags`.
+fn mail_name(secs: u64, i: u32, flags: &str) -> String {
+    format!("{secs}.M{i}P1.push:2,{flags}")
+}
+
+/// Pings with a 2-second heartbeat while `act` runs, then sends `easd notify`; returns the status.
+fn ping_around(
+    server: &Server,
+    phone: Device,
+    inbox: &CollectionId,
+    act: impl FnOnce(),
+) -> PingStatus {
+    let h = ping_in_background(phone, ping_req(2, &[inbox]));
+    wait_held(server, 1);
+    act();
+    let (ok, _, err) = server.cli(&["notify", USER, "INBOX"], None);
+    assert!(ok, "{err}");
+    let (r, _) = h.join().unwrap();
+    wait_held(server, 0);
+    r.status
+}
+
+#[test]
+fn a_notification_wakes_a_ping_only_for_what_the_device_would_get() {
+    let server = start();
+    let cur = server.maildir(USER).join("cur");
+    let new = server.maildir(USER).join("new");
+    make_maildir(&server.maildir(USER));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let old = now - 30 * 86_400;
+    std::fs::write(cur.join(mail_name(now, 1, "")), message(1, "recent", "")).unwrap();
+    std::fs::write(cur.join(mail_name(old, 2, "")), message(2, "old", "")).unwrap();
+    // A phone keeping three days of mail: it gets "recent" only.
+    let mut phone = server.device(USER, "p-judge");
+    let (inbox, _) = run(inbox_id(&mut phone));
+    let mut c = easd::eas::sync::CollectionRequest::new(inbox.clone(), SyncKey::Initial);
+    let mut options = plain_options();
+    options.filter_type = Some(2);
+    c.options = Some(options);
+    let primed = run(phone.sync(&SyncRequest {
+        collections: vec![c],
+        ..SyncRequest::default()
+    }))
+    .unwrap()
+    .unwrap();
+    let r = run(phone.sync(&sync_req(
+        &inbox,
+        primed.collections[0].sync_key.unwrap(),
+        10,
+    )))
+    .unwrap()
+    .unwrap();
+    let got = adds(&r);
+    assert_eq!(got.len(), 1);
+    let recent = got[0].0.clone();
+    let mut key = r.collections[0].sync_key.unwrap();
+
+    // Its own change (marking "recent" read) is announced, as a hook would: nothing for it.
+    let mut req = sync_req(&inbox, key, 10);
+    req.collections[0].commands.push(ClientCommand::Change {
+        server_id: recent,
+        data: Element::new(easd::wbxml::tags::airsync::APPLICATION_DATA)
+            .with_text(email::READ, "1"),
+    });
+    key = run(phone.sync(&req)).unwrap().unwrap().collections[0]
+        .sync_key
+        .unwrap();
+    let phone = server.device(USER, "p-judge");
+    assert_eq!(
+        ping_around(&server, phone, &inbox, || {}),
+        PingStatus::Expired
+    );
+
+    // Mail older than its window arrives and the old message it never got is deleted: nothing for
+    // it either, and not on the next Ping (no false change that never goes away).
+    let phone = server.device(USER, "p-judge");
+    let status = ping_around(&server, phone, &inbox, || {
+        std::fs::write(new.join(mail_name(old, 3, "")), message(3, "older", "")).unwrap();
+        std::fs::remove_file(cur.join(mail_name(old, 2, ""))).unwrap();
+    });
+    assert_eq!(status, PingStatus::Expired);
+    let phone = server.device(USER, "p-judge");
+    assert_eq!(
+        ping_around(&server, phone, &inbox, || {}),
+        PingStatus::Expired
+    );
+
+    // Another program flags the message it holds: a change for it.
+    let phone = server.device(USER, "p-judge");
+    let status = ping_around(&server, phone, &inbox, || {
+        std::fs::rename(
+            cur.join(mail_name(now, 1, "S")),
+            cur.join(mail_name(now, 1, "FS")),
+        )
+        .unwrap();
+    });
+    assert_eq!(status, PingStatus::Changes);
+    let mut phone = server.device(USER, "p-judge");
+    let r = run(phone.sync(&sync_req(&inbox, key, 10)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.collections[0].commands.len(), 1, "{r:?}");
+    key = r.collections[0].sync_key.unwrap();
+
+    // Then deletes it by hand: a change for it too.
+    let status = ping_around(&server, phone, &inbox, || {
+        std::fs::remove_file(cur.join(mail_name(now, 1, "FS"))).unwrap();
+    });
+    assert_eq!(status, PingStatus::Changes);
+    let mut phone = server.device(USER, "p-judge");
+    let r = run(phone.sync(&sync_req(&inbox, key, 10)))
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(
+            r.collections[0].commands[..],
+            [easd::eas::sync::ServerCommand::Delete { .. }]
+        ),
+        "{r:?}"
+    );
+}

@@ -9,6 +9,7 @@ use super::{Ctx, Outcome, shell};
 use crate::eas::ids::{CollectionId, SyncKey};
 use crate::eas::ping::{PingFolder, PingStatus};
 use crate::push::datagram::{Notification, Scope};
+use crate::push::udp::Notifier;
 use smol::Timer;
 use smol::lock::Semaphore;
 use std::cell::RefCell;
@@ -179,17 +180,82 @@ fn announce_by_datagram(ctx: &Ctx, shared: &RefCell<Shared>) -> Result<(), Strin
         .collect();
     users.sort_unstable();
     users.dedup();
+    let failed = |e: std::io::Error| format!("datagram to {}: {e}", notify.addr);
+    // One socket for the burst: between two users' datagrams there is only the send.
+    let notifier = Notifier::new(notify.addr).map_err(failed)?;
     for user in users {
         let note = Notification {
             email: user.to_string(),
             scope: Scope::Folder("INBOX".into()),
         };
         let sent = Instant::now();
-        crate::push::udp::send(notify.addr, &note, notify.secret.as_deref())
-            .map_err(|e| format!("datagram to {}: {e}", notify.addr))?;
+        notifier
+            .send(&note, notify.secret.as_deref())
+            .map_err(failed)?;
         shared.borrow_mut().per_user.insert(user.to_string(), sent);
     }
     Ok(())
+}
+
+/// CPU time of the bench itself and of the server while a round's devices are being woken (from
+/// the first announcement to the last Ping Status 2): a bench near 100 % of a core would be
+/// timing itself rather than the server.
+struct Busy {
+    server_pid: Option<u32>,
+    wall: Duration,
+    bench_s: f64,
+    server_s: f64,
+}
+
+impl Busy {
+    fn new(server_pid: Option<u32>) -> Busy {
+        Busy {
+            server_pid,
+            wall: Duration::ZERO,
+            bench_s: 0.0,
+            server_s: 0.0,
+        }
+    }
+
+    /// CPU seconds so far of the bench and (when known) of the server.
+    fn read(&self) -> Option<(f64, Option<f64>)> {
+        let since = Instant::now();
+        let bench = super::procfs::snapshot(std::process::id(), since).ok()?;
+        let server = self
+            .server_pid
+            .and_then(|pid| super::procfs::snapshot(pid, since).ok());
+        Some((bench.cpu_s, server.map(|s| s.cpu_s)))
+    }
+
+    /// Adds one fully woken round that began at `before` and took `wall`.
+    fn add(&mut self, before: Option<(f64, Option<f64>)>, wall: Duration) {
+        let (Some((bench0, server0)), Some((bench1, server1))) = (before, self.read()) else {
+            return;
+        };
+        self.wall += wall;
+        self.bench_s += bench1 - bench0;
+        if let (Some(a), Some(b)) = (server0, server1) {
+            self.server_s += b - a;
+        }
+    }
+
+    fn report(&self, out: &mut Outcome) {
+        let wall = self.wall.as_secs_f64();
+        if wall <= 0.0 {
+            return;
+        }
+        out.figures.insert("waking_wall_s".into(), wall);
+        out.figures.insert(
+            "waking_bench_cpu_percent".into(),
+            self.bench_s / wall * 100.0,
+        );
+        if self.server_pid.is_some() {
+            out.figures.insert(
+                "waking_server_cpu_percent".into(),
+                self.server_s / wall * 100.0,
+            );
+        }
+    }
 }
 
 pub async fn run(ctx: Rc<Ctx>) -> Outcome {
@@ -207,6 +273,7 @@ pub async fn run(ctx: Rc<Ctx>) -> Outcome {
         ..Shared::default()
     }));
     let gate = Arc::new(Semaphore::new(s.concurrency.max(1)));
+    let mut busy = Busy::new(s.server_pid);
     let tasks: Vec<_> = (0..s.devices)
         .map(|n| {
             ctx.ex
@@ -241,6 +308,7 @@ pub async fn run(ctx: Rc<Ctx>) -> Outcome {
             sh.announced = None;
             sh.per_user.clear();
         }
+        let cpu_before = busy.read();
         let began = Instant::now();
         if let Some(cmd) = &s.trigger {
             shared.borrow_mut().announced = Some(began);
@@ -261,6 +329,7 @@ pub async fn run(ctx: Rc<Ctx>) -> Outcome {
                     .count()
             };
             if missing == 0 {
+                busy.add(cpu_before, began.elapsed());
                 break;
             }
             if Instant::now() >= deadline {
@@ -278,6 +347,7 @@ pub async fn run(ctx: Rc<Ctx>) -> Outcome {
         ctx.mark(&format!("round {round}"));
     }
     drop(tasks);
+    busy.report(&mut out);
     out.notes.push(match &s.notify {
         Some(n) => format!(
             "wake = from each user's datagram to {} to its devices' Ping Status 2",

@@ -3,7 +3,7 @@
 
 use super::Folder;
 use crate::items::email::EmailOptions;
-use crate::state::index::{IndexError, Item, Uid};
+use crate::state::index::{IndexError, Item, Preview, Uid};
 use crate::store::StoreError;
 use crate::store::vdir::PimError;
 use crate::wbxml::Element;
@@ -114,6 +114,9 @@ pub trait ItemBackend {
     /// Brings the index up to date with the folder (cheap when nothing changed); returns the
     /// collection's modseq.
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError>;
+    /// What a refresh would record now, recording nothing: a held Ping's cheap look at its
+    /// folder that never waits for the database's write lock.
+    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError>;
     /// The whole item, for an Add or a Fetch. `server_id` names it in FileReferences.
     fn render(
         &self,

@@ -10,7 +10,7 @@ use super::pim_view::{self, ConvertedPim};
 use super::{Account, Folder, ItemClass, Source};
 use crate::ProtocolVersion;
 use crate::items::email::EmailOptions;
-use crate::state::index::Item;
+use crate::state::index::{Item, Preview};
 use crate::wbxml::{Element, Tag};
 
 pub struct Backends<'a> {
@@ -101,6 +101,10 @@ impl<'a> Backends<'a> {
 impl ItemBackend for Backends<'_> {
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
         self.pick(folder)?.refresh(folder)
+    }
+
+    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+        self.pick(folder)?.preview(folder)
     }
 
     fn render(

@@ -7,7 +7,7 @@ use super::backend::{BackendError, ItemBackend, one_way_writes};
 use super::{Account, Folder, Source};
 use crate::items::email::file_message::file_message;
 use crate::items::email::{EmailOptions, MessageMeta, to_application_data};
-use crate::state::index::{Item, RefreshError, ScanEntry};
+use crate::state::index::{Item, Preview, RefreshError, ScanEntry};
 use crate::store::files::FileDir;
 use crate::store::vdir::Href;
 use crate::wbxml::Element;
@@ -52,23 +52,45 @@ impl<'a> FilesMail<'a> {
     }
 }
 
+/// The directory's files as the change index sees them.
+fn scan(dir: &FileDir) -> io::Result<Vec<ScanEntry>> {
+    let (_, entries) = dir.list()?;
+    Ok(entries
+        .into_iter()
+        .map(|e| ScanEntry {
+            key: e.name.as_str().to_string(),
+            version: e.version,
+            time: e.mtime,
+        })
+        .collect())
+}
+
 impl ItemBackend for FilesMail<'_> {
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
         let dir = self.dir(folder)?;
         let (stamp, _) = dir.list().map_err(io_error)?;
-        let scan = || -> io::Result<Vec<ScanEntry>> {
-            let (_, entries) = dir.list()?;
-            Ok(entries
-                .into_iter()
-                .map(|e| ScanEntry {
-                    key: e.name.as_str().to_string(),
-                    version: e.version,
-                    time: e.mtime,
-                })
-                .collect())
-        };
-        match self.account.app.index.refresh(folder.coll, stamp, scan) {
+        match self
+            .account
+            .app
+            .index
+            .refresh(folder.coll, stamp, || scan(&dir))
+        {
             Ok(r) => Ok(r.modseq),
+            Err(RefreshError::Scan(e)) => Err(io_error(e)),
+            Err(RefreshError::Index(e)) => Err(e.into()),
+        }
+    }
+
+    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+        let dir = self.dir(folder)?;
+        let (stamp, _) = dir.list().map_err(io_error)?;
+        match self
+            .account
+            .app
+            .index
+            .preview(folder.coll, stamp, || scan(&dir))
+        {
+            Ok(p) => Ok(p),
             Err(RefreshError::Scan(e)) => Err(io_error(e)),
             Err(RefreshError::Index(e)) => Err(e.into()),
         }

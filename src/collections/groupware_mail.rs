@@ -9,7 +9,7 @@ use super::{Account, Folder, FolderType};
 use crate::ProtocolVersion;
 use crate::items::email::pim_message::{PimMessage, PimSource, pim_message};
 use crate::items::email::{EmailOptions, MessageMeta, to_application_data};
-use crate::state::index::Item;
+use crate::state::index::{Item, Preview};
 use crate::store::vdir::{Href, PimKind, PimStore};
 use crate::wbxml::Element;
 use std::sync::Arc;
@@ -80,6 +80,10 @@ impl GroupwareMail<'_> {
 impl ItemBackend for GroupwareMail<'_> {
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
         self.pim.refresh(folder)
+    }
+
+    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+        self.pim.preview(folder)
     }
 
     fn render(

@@ -13,8 +13,8 @@ use crate::items::email::{
     to_application_data,
 };
 use crate::state::index::RefreshError;
-use crate::state::index::{IndexError, Item};
-use crate::state::mail::{message_ref, note_message, note_removed, refresh_folder};
+use crate::state::index::{IndexError, Item, Preview};
+use crate::state::mail::{message_ref, note_message, note_removed, preview_folder, refresh_folder};
 use crate::state::verb_times;
 use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
 use crate::wbxml::Element;
@@ -283,6 +283,20 @@ impl ItemBackend for MailBackend<'_> {
                     .poke(self.account.user, folder, r.modseq);
                 Ok(r.modseq)
             }
+            Err(RefreshError::Scan(e)) => Err(e.into()),
+            Err(RefreshError::Index(e)) => Err(e.into()),
+        }
+    }
+
+    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+        let index = &self.account.app.index;
+        match preview_folder(
+            index,
+            folder.coll,
+            &*self.account.store,
+            mail_folder(folder)?,
+        ) {
+            Ok(p) => Ok(p),
             Err(RefreshError::Scan(e)) => Err(e.into()),
             Err(RefreshError::Index(e)) => Err(e.into()),
         }

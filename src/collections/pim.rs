@@ -14,7 +14,7 @@ use crate::items::email::EmailOptions;
 use crate::items::pim::{ConvertOptions, ItemError};
 use crate::items::uid::{item_uid, new_uid};
 use crate::items::{calendar, contact, note, task};
-use crate::state::index::{Item, LocalChange, RefreshError, ScanEntry};
+use crate::state::index::{Item, LocalChange, Preview, RefreshError, ScanEntry};
 use crate::store::vdir::{CollectionName, Href, PimError, PimKind, PimStore, Stored};
 use crate::wbxml::{Element, Tag};
 use std::sync::Arc;
@@ -319,6 +319,21 @@ impl ItemBackend for PimBackend<'_> {
             .refresh(folder.coll, stamp, || self.scan(folder))
         {
             Ok(r) => Ok(r.modseq),
+            Err(RefreshError::Scan(e)) => Err(e.into()),
+            Err(RefreshError::Index(e)) => Err(e.into()),
+        }
+    }
+
+    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+        let (name, _) = dav_source(folder)?;
+        let stamp = self.store.stamp(name)?;
+        match self
+            .account
+            .app
+            .index
+            .preview(folder.coll, stamp, || self.scan(folder))
+        {
+            Ok(p) => Ok(p),
             Err(RefreshError::Scan(e)) => Err(e.into()),
             Err(RefreshError::Index(e)) => Err(e.into()),
         }

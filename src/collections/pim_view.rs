@@ -18,7 +18,7 @@ use crate::items::ical_time::IcalTime;
 use crate::items::pim::ConvertOptions;
 use crate::items::zones::Zones;
 use crate::items::{calendar, task};
-use crate::state::index::Item;
+use crate::state::index::{Item, Preview};
 use crate::store::vdir::{Href, PimKind, PimStore};
 use crate::wbxml::Element;
 use jiff::tz::TimeZone;
@@ -183,6 +183,10 @@ impl<'a> ConvertedPim<'a> {
 impl ItemBackend for ConvertedPim<'_> {
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
         self.pim.refresh(folder)
+    }
+
+    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+        self.pim.preview(folder)
     }
 
     fn render(

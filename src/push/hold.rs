@@ -5,11 +5,13 @@
 use super::hub::{Subscription, Wake};
 use crate::ProtocolVersion;
 use crate::app::App;
-use crate::collections::Account;
+use crate::collections::{Account, Folder, ItemBackend};
 use crate::eas::ids::CollectionId;
 use crate::eas::limits::DeviceLimits;
 use crate::eas::sync::{CollectionRequest, engine};
-use crate::state::sync::DeviceRef;
+use crate::state::index::{Uid, Unrecorded};
+use crate::state::sync::{CollectionState, DeviceRef};
+use crate::state::uidset::UidSet;
 use smol::Timer;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -58,56 +60,156 @@ pub async fn wait(sub: &Subscription, deadline: Instant) -> Waited {
     .await
 }
 
+/// What a held Ping's quick test reuses from one wake-up to the next: the folders the device
+/// sees and its limits, read once when the Ping arrives (listing a user's folders and reading
+/// the device's options cost five times the rest of the test). The dry run reads both afresh, so
+/// a folder renamed or removed meanwhile, or limits changed, are judged on what holds now.
+pub struct Watched {
+    folders: Vec<Folder>,
+    limits: DeviceLimits,
+}
+
+impl Watched {
+    /// The device's visible folders among `folders` (all of the account's), and its limits.
+    pub fn new(app: &App, dev: DeviceRef<'_>, folders: Vec<Folder>) -> Result<Watched, String> {
+        let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
+        Ok(Watched {
+            folders: limits.visible(folders),
+            limits,
+        })
+    }
+
+    /// The engine's context with these folders and limits.
+    fn context<'a>(
+        &'a self,
+        app: &'a App,
+        account: &'a Account<'a>,
+        dev: DeviceRef<'a>,
+        version: ProtocolVersion,
+        now: u64,
+    ) -> engine::Context<'a> {
+        engine::Context {
+            app,
+            account,
+            folders: &self.folders,
+            dev,
+            version,
+            now,
+            limits: &self.limits,
+        }
+    }
+
+    /// Reads them for `dev` now.
+    fn load(app: &App, account: &Account<'_>, dev: DeviceRef<'_>) -> Result<Watched, String> {
+        Watched::new(app, dev, account.folders().map_err(|e| e.to_string())?)
+    }
+}
+
 /// The collections among `ids` in which the device has something to fetch: the Sync engine, run
 /// without committing, would send a command or MoreAvailable. Collections the device never synced,
-/// or that no longer exist, are not reported. Blocking: call through `smol::unblock`.
+/// or that no longer exist, are not reported. Each is first given the cheap test ([`quick`]) with
+/// what `watched` kept; only when that cannot tell does the engine run. Blocking: call through
+/// `smol::unblock`.
 pub fn pending(
     app: &App,
     dev: DeviceRef<'_>,
     version: ProtocolVersion,
     ids: &[u32],
+    watched: &Watched,
 ) -> Result<Vec<u32>, String> {
     let account = Account::open(app, dev.user).map_err(|e| e.to_string())?;
-    let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
-    let folders = limits.visible(account.folders().map_err(|e| e.to_string())?);
-    let ctx = engine::Context {
-        app,
-        account: &account,
-        folders: &folders,
-        dev,
-        version,
-        now: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        limits: &limits,
-    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let backend = account.items(version);
+    let mut fresh: Option<Watched> = None;
     let mut changed = Vec::new();
     for &id in ids {
-        if !folders.iter().any(|f| f.id == id) {
-            continue;
-        }
-        let has_state = app
+        let Some(state) = app
             .sync_states
             .collection(dev, id)
             .map_err(|e| e.to_string())?
-            .is_some();
-        if !has_state {
+        else {
             continue;
-        }
-        let mut req = CollectionRequest::new(
-            CollectionId::from_number(id),
-            crate::eas::ids::SyncKey::Initial,
-        );
-        // No key: "the device is at the key the server last issued", exactly what a Ping means.
-        req.sync_key = None;
-        req.get_changes = Some(true);
-        let prepared = engine::run(&ctx, &req, 1);
-        if prepared
-            .response
-            .is_some_and(|r| !r.commands.is_empty() || r.more_available)
-        {
+        };
+        let answer = watched
+            .folders
+            .iter()
+            .find(|f| f.id == id)
+            .and_then(|folder| {
+                quick(
+                    &watched.context(app, &account, dev, version, now),
+                    &backend,
+                    folder,
+                    &state,
+                )
+            });
+        let has = match answer {
+            Some(answer) => answer,
+            None => {
+                let now_seen = match &fresh {
+                    Some(w) => w,
+                    None => fresh.insert(Watched::load(app, &account, dev)?),
+                };
+                now_seen.folders.iter().any(|f| f.id == id)
+                    && dry_run(&now_seen.context(app, &account, dev, version, now), id)
+            }
+        };
+        if has {
             changed.push(id);
         }
     }
     Ok(changed)
+}
+
+/// The cheap test, which reads but never writes and so never waits behind a committing Sync:
+/// the folder's listing against the index (two stats when its directories did not move) and the
+/// index's modseq against the one the device's last Sync left it at. `Some(true)` when a change
+/// not yet indexed is one the device's next Sync would send (new within its FilterType, or an
+/// item it holds changed or gone), `Some(false)` when nothing was recorded past its position and
+/// nothing on disk is for it, `None` when only a dry run can tell (changes recorded past its
+/// position may be its own echoes; the Sync would do more than follow the change log; an error).
+/// Like the engine, it cannot know before rendering that a new file is not a message at all:
+/// such a file wakes the device once, and its Sync then moves past it.
+fn quick(
+    ctx: &engine::Context<'_>,
+    backend: &dyn ItemBackend,
+    folder: &Folder,
+    state: &CollectionState,
+) -> Option<bool> {
+    let min_time = engine::log_window(ctx, folder, state).ok()??;
+    let preview = backend.preview(folder).ok()?;
+    let mut held: Option<UidSet> = None;
+    for change in &preview.unrecorded {
+        let mut holds = |uid: Uid| -> Option<bool> {
+            if held.is_none() {
+                held = Some(ctx.app.sync_states.held(ctx.dev, folder.id).ok()?);
+            }
+            Some(held.as_ref().is_some_and(|h| h.contains(uid.0)))
+        };
+        let sends = match *change {
+            Unrecorded::Added { time } => time >= min_time,
+            Unrecorded::Changed { uid, time } => holds(uid)? || time >= min_time,
+            Unrecorded::Removed { uid } => holds(uid)?,
+        };
+        if sends {
+            return Some(true);
+        }
+    }
+    (preview.modseq == state.current.modseq).then_some(false)
+}
+
+/// The Sync engine run for collection `id` without committing: would it send the device a
+/// command or MoreAvailable?
+fn dry_run(ctx: &engine::Context<'_>, id: u32) -> bool {
+    let mut req = CollectionRequest::new(
+        CollectionId::from_number(id),
+        crate::eas::ids::SyncKey::Initial,
+    );
+    // No key: "the device is at the key the server last issued", exactly what a Ping means.
+    req.sync_key = None;
+    req.get_changes = Some(true);
+    engine::run(ctx, &req, 1)
+        .response
+        .is_some_and(|r| !r.commands.is_empty() || r.more_available)
 }

@@ -2,7 +2,7 @@
 //! bounds (Status 5, 6), folders the device must know (Status 7), then a wait on the hub until a
 //! watched collection has something for the device (Status 2) or the heartbeat ends (Status 1).
 
-use super::hold::{self, Held, Waited};
+use super::hold::{self, Held, Waited, Watched};
 use super::hub::Watch;
 use crate::app::App;
 use crate::eas::ping::{PingFolder, PingRequest, PingResponse, PingStatus};
@@ -109,17 +109,17 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         let (app, user, device, ids) = (app.clone(), user.clone(), device.clone(), ids.clone());
         smol::unblock(move || known_to_device(&app, &user, &device, &ids)).await
     };
-    match known {
-        Ok(true) => {}
-        Ok(false) => return status(PingStatus::FolderSyncRequired),
+    let watched = match known {
+        Ok(Some(w)) => Arc::new(w),
+        Ok(None) => return status(PingStatus::FolderSyncRequired),
         Err(e) => return log_err("reading the folder hierarchy", &e),
-    }
+    };
     let deadline = Instant::now() + Duration::from_secs(heartbeat.into());
     let mut to_check = ids.clone();
     loop {
         let changed = {
             let (app, user, device, check) = (app.clone(), user.clone(), device.clone(), to_check);
-            let version = req.version;
+            let (version, watched) = (req.version, watched.clone());
             smol::unblock(move || {
                 hold::pending(
                     &app,
@@ -129,6 +129,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
                     },
                     version,
                     &check,
+                    &watched,
                 )
             })
             .await
@@ -150,17 +151,26 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     }
 }
 
-/// Whether every folder was given to the device by its last FolderSync and still exists.
-fn known_to_device(app: &App, user: &str, device: &str, ids: &[u32]) -> Result<bool, String> {
+/// Whether every folder was given to the device by its last FolderSync and still exists; if so,
+/// what the checks of the held Ping reuse.
+fn known_to_device(
+    app: &App,
+    user: &str,
+    device: &str,
+    ids: &[u32],
+) -> Result<Option<Watched>, String> {
     let dev = DeviceRef { user, device };
     let Some(hierarchy) = app.sync_states.hierarchy(dev).map_err(|e| e.to_string())? else {
-        return Ok(false);
+        return Ok(None);
     };
     let given = |id: &u32| hierarchy.current.folders.iter().any(|f| f.id == *id);
     if !ids.iter().all(given) {
-        return Ok(false);
+        return Ok(None);
     }
     let account = crate::collections::Account::open(app, user).map_err(|e| e.to_string())?;
     let folders = account.folders().map_err(|e| e.to_string())?;
-    Ok(ids.iter().all(|id| folders.iter().any(|f| f.id == *id)))
+    if !ids.iter().all(|id| folders.iter().any(|f| f.id == *id)) {
+        return Ok(None);
+    }
+    Watched::new(app, dev, folders).map(Some)
 }

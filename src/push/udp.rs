@@ -73,31 +73,47 @@ pub async fn listen(
     }
 }
 
-/// Sends one notification to a server's listener. An unspecified listen address (0.0.0.0, ::) is
-/// reached through loopback.
-pub fn send(listen: SocketAddr, note: &Notification, secret: Option<&str>) -> std::io::Result<()> {
-    let mut to = listen;
-    if to.ip().is_unspecified() {
-        to.set_ip(match to {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    let bind: SocketAddr = match to {
-        SocketAddr::V4(_) => ([127, 0, 0, 1], 0).into(),
-        SocketAddr::V6(_) => (std::net::Ipv6Addr::LOCALHOST, 0).into(),
-    };
-    let bind = if to.ip().is_loopback() {
-        bind
-    } else {
-        match to {
-            SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
-            SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+/// A socket for sending notifications to one server's listener: `easd notify` sends one, the
+/// push-latency bench a burst of them (one socket for the burst, so the time between two users'
+/// datagrams is one system call).
+pub struct Notifier {
+    socket: std::net::UdpSocket,
+    to: SocketAddr,
+}
+
+impl Notifier {
+    /// A notifier for the listener at `listen`; an unspecified address (0.0.0.0, ::) is reached
+    /// through loopback.
+    pub fn new(listen: SocketAddr) -> std::io::Result<Notifier> {
+        let mut to = listen;
+        if to.ip().is_unspecified() {
+            to.set_ip(match to {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
         }
-    };
-    let socket = std::net::UdpSocket::bind(bind)?;
-    socket.send_to(note.format(secret).as_bytes(), to)?;
-    Ok(())
+        let bind: SocketAddr = match (to, to.ip().is_loopback()) {
+            (SocketAddr::V4(_), true) => ([127, 0, 0, 1], 0).into(),
+            (SocketAddr::V6(_), true) => (std::net::Ipv6Addr::LOCALHOST, 0).into(),
+            (SocketAddr::V4(_), false) => ([0, 0, 0, 0], 0).into(),
+            (SocketAddr::V6(_), false) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        Ok(Notifier {
+            socket: std::net::UdpSocket::bind(bind)?,
+            to,
+        })
+    }
+
+    pub fn send(&self, note: &Notification, secret: Option<&str>) -> std::io::Result<()> {
+        self.socket
+            .send_to(note.format(secret).as_bytes(), self.to)
+            .map(|_| ())
+    }
+}
+
+/// Sends one notification to a server's listener.
+pub fn send(listen: SocketAddr, note: &Notification, secret: Option<&str>) -> std::io::Result<()> {
+    Notifier::new(listen)?.send(note, secret)
 }
 
 #[cfg(test)]

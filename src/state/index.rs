@@ -24,7 +24,7 @@ use crate::store::DirStamp;
 pub use self::error::{IndexError, RefreshError};
 pub use self::types::{
     Change, ChangePage, Collection, CollectionId, IndexOptions, Item, ItemCursor, ItemQuery,
-    LocalChange, Noted, Refreshed, ScanEntry, Uid,
+    LocalChange, Noted, Preview, Refreshed, ScanEntry, Uid, Unrecorded,
 };
 
 /// Collections are locked in stripes: enough to let users sync in parallel,
@@ -309,17 +309,50 @@ impl ChangeIndex {
         }
     }
 
-    fn load_map(&self, coll: Collection) -> Result<ItemMap, IndexError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(ITEMS)?;
-        let mut map = ItemMap::default();
-        for row in table.range((coll.key(), 0)..=(coll.key(), u32::MAX))? {
-            let (k, v) = row?;
-            if let (_, _, Some((key, version, _))) = v.value() {
-                map.insert(key, k.value().1, version);
-            }
+    /// What [`refresh`](Self::refresh) would find, without recording anything: the modseq as
+    /// recorded and the listing's differences from the index (none when the stamp shows the
+    /// directory unchanged). It takes neither the collection's lock nor a write transaction, so
+    /// a held Ping can look at its folder while Syncs are committing. The modseq and the
+    /// item map it compares with come from one consistent state; `stamp` must be taken before
+    /// `list` runs.
+    pub fn preview<E>(
+        &self,
+        coll: Collection,
+        stamp: DirStamp,
+        list: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+    ) -> Result<Preview, RefreshError<E>> {
+        let meta = self.meta(coll).map_err(RefreshError::Index)?;
+        if meta.stamp == Some(stamp) && !meta.racy {
+            return Ok(Preview {
+                modseq: meta.modseq,
+                unrecorded: Vec::new(),
+            });
         }
-        Ok(map)
+        let mut entries = list().map_err(RefreshError::Scan)?;
+        entries.retain(|e| check_key(&e.key).is_ok());
+        if let Some((meta, map)) = self.cache().record(coll.key()) {
+            return Ok(Preview {
+                modseq: meta.modseq,
+                unrecorded: map.compare(&entries),
+            });
+        }
+        let (modseq, map) = self.recorded(coll).map_err(RefreshError::Index)?;
+        Ok(Preview {
+            modseq,
+            unrecorded: map.compare(&entries),
+        })
+    }
+
+    /// The modseq and item map of `coll`, from one read transaction.
+    fn recorded(&self, coll: Collection) -> Result<(u64, ItemMap), IndexError> {
+        let txn = self.db.begin_read()?;
+        let meta =
+            read_meta(&txn.open_table(COLLS)?, coll.key())?.ok_or(IndexError::UnknownCollection)?;
+        Ok((meta.modseq, map_in(&txn, coll)?))
+    }
+
+    fn load_map(&self, coll: Collection) -> Result<ItemMap, IndexError> {
+        map_in(&self.db.begin_read()?, coll)
     }
 
     /// Writes a scan's changes in chunks, oldest additions first so that
@@ -629,6 +662,19 @@ fn check_name(name: &str) -> Result<(), IndexError> {
     } else {
         Ok(())
     }
+}
+
+/// The item map of `coll` as `txn` sees it.
+fn map_in(txn: &redb::ReadTransaction, coll: Collection) -> Result<ItemMap, IndexError> {
+    let table = txn.open_table(ITEMS)?;
+    let mut map = ItemMap::default();
+    for row in table.range((coll.key(), 0)..=(coll.key(), u32::MAX))? {
+        let (k, v) = row?;
+        if let (_, _, Some((key, version, _))) = v.value() {
+            map.insert(key, k.value().1, version);
+        }
+    }
+    Ok(map)
 }
 
 fn check_key(key: &str) -> Result<(), IndexError> {

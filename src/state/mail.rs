@@ -5,8 +5,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::state::index::{
-    ChangeIndex, Collection, IndexError, Item, LocalChange, Noted, RefreshError, Refreshed,
-    ScanEntry,
+    ChangeIndex, Collection, IndexError, Item, LocalChange, Noted, Preview, RefreshError,
+    Refreshed, ScanEntry,
 };
 use crate::store::{Flags, FolderName, MailStore, MessageKey, MessageRef, StoreError};
 
@@ -24,6 +24,18 @@ pub fn refresh_folder(
 ) -> Result<Refreshed, RefreshError<StoreError>> {
     let stamp = store.stamp(folder).map_err(RefreshError::Scan)?;
     index.refresh(coll, stamp, || scan(store, folder))
+}
+
+/// What a rescan of `folder` would record, without recording it (see
+/// [`ChangeIndex::preview`]).
+pub fn preview_folder(
+    index: &ChangeIndex,
+    coll: Collection,
+    store: &dyn MailStore,
+    folder: &FolderName,
+) -> Result<Preview, RefreshError<StoreError>> {
+    let stamp = store.stamp(folder).map_err(RefreshError::Scan)?;
+    index.preview(coll, stamp, || scan(store, folder))
 }
 
 /// Lists a folder as scan entries. Only messages whose names carry no

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::collections::{Account, BackendError, Folder, ItemBackend};
 use crate::eas::fields::ParseError;
 use crate::eas::foldersync::{SentKey, bump, new_epoch, sent_key, sync_key};
-use crate::eas::ids::{ClientId, ServerId, SyncKey};
+use crate::eas::ids::{ClientId, CollectionId, ServerId, SyncKey};
 use crate::eas::limits::DeviceLimits;
 use crate::eas::options::{self, ItemOptions};
 use crate::state::index::IndexError;
@@ -176,6 +176,38 @@ fn resolve_options(
     })
 }
 
+/// The oldest item time FilterType `filter` lets the device see in `folder`.
+fn min_time(ctx: &Context<'_>, folder: &Folder, filter: u8) -> u64 {
+    let max_days = ctx.limits.max_days(ctx.app.config.limits.max_mail_age_days);
+    options::class_min_time(
+        folder.kind.class(),
+        filter,
+        max_days,
+        ctx.limits.calendar_days(),
+        ctx.now,
+    )
+}
+
+/// What a held Ping's quick check may assume of a collection the device holds at `state`: the
+/// oldest item time its next Sync would send, when that Sync would only follow the change log.
+/// `None` when it would do more (an initial download still going, a FilterType changed since, a
+/// quarantined device that gets nothing): only a dry run of the engine can tell then.
+pub fn log_window(
+    ctx: &Context<'_>,
+    folder: &Folder,
+    state: &CollectionState,
+) -> Result<Option<u64>, EngineError> {
+    if state.current.backfill != Backfill::Done || ctx.limits.quarantined() {
+        return Ok(None);
+    }
+    let bare = CollectionRequest::new(CollectionId::from_number(folder.id), SyncKey::Initial);
+    let filter = resolve_options(&bare, Some(state))?
+        .options
+        .filter_type
+        .unwrap_or(0);
+    Ok((filter == state.filter).then(|| min_time(ctx, folder, filter)))
+}
+
 fn run_collection(
     ctx: &Context<'_>,
     req: &CollectionRequest,
@@ -228,14 +260,7 @@ fn run_collection(
         }
     };
     let filter = options.filter_type.unwrap_or(0);
-    let max_days = ctx.limits.max_days(ctx.app.config.limits.max_mail_age_days);
-    let min_time = options::class_min_time(
-        folder.kind.class(),
-        filter,
-        max_days,
-        ctx.limits.calendar_days(),
-        ctx.now,
-    );
+    let min_time = min_time(ctx, folder, filter);
     let class =
         (ctx.version < ProtocolVersion::V12_1).then(|| folder.kind.class().name().to_string());
 

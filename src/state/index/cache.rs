@@ -3,11 +3,11 @@
 //! collections so that a rescan is a diff in memory rather than a read of
 //! every record. Bounded by a total number of cached items.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::ScanEntry;
 use super::tables::Meta;
+use super::{ScanEntry, Uid, Unrecorded};
 
 /// A version string in eight bytes: short ones (Maildir flags) exactly,
 /// longer ones (vdir etags) as a 63-bit hash. Only ever compared in memory,
@@ -109,6 +109,40 @@ impl ItemMap {
         diff
     }
 
+    /// What a fresh listing differs in from the map, like [`ItemMap::diff`] but leaving the map
+    /// untouched, so it can run on a shared map without the collection's lock.
+    pub fn compare(&self, entries: &[ScanEntry]) -> Vec<Unrecorded> {
+        let mut listed: HashSet<&str> = HashSet::with_capacity(entries.len());
+        let mut known = 0;
+        let mut out = Vec::new();
+        for entry in entries {
+            if !listed.insert(entry.key.as_str()) {
+                continue;
+            }
+            match self.slots.get(entry.key.as_str()) {
+                Some(slot) => {
+                    known += 1;
+                    if slot.version != VersionTag::of(&entry.version) {
+                        out.push(Unrecorded::Changed {
+                            uid: Uid(slot.uid),
+                            time: entry.time,
+                        });
+                    }
+                }
+                None => out.push(Unrecorded::Added { time: entry.time }),
+            }
+        }
+        if known < self.slots.len() {
+            out.extend(
+                self.slots
+                    .iter()
+                    .filter(|(key, _)| !listed.contains(&key[..]))
+                    .map(|(_, s)| Unrecorded::Removed { uid: Uid(s.uid) }),
+            );
+        }
+        out
+    }
+
     fn next_epoch(&mut self) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
@@ -191,6 +225,12 @@ impl Cache {
                 None => break,
             }
         }
+    }
+
+    /// The cached record and map of `coll`, when both are here (a refresh in progress has
+    /// taken the map).
+    pub fn record(&self, coll: u64) -> Option<(&Meta, &ItemMap)> {
+        Some((self.metas.get(&coll)?, &self.maps.get(&coll)?.0))
     }
 
     /// Runs `f` on the cached map of `coll`, if there is one.

@@ -180,6 +180,56 @@ fn unchanged_stamp_skips_the_listing() {
 }
 
 #[test]
+fn preview_reports_what_a_refresh_would_record_and_records_nothing() {
+    // With the item map cached, and with a cache too small to keep it (read from redb).
+    for cache_entries in [IndexOptions::default().cache_entries, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = IndexOptions {
+            cache_entries,
+            ..IndexOptions::default()
+        };
+        let index = open(&dir.path().join("s.redb"), options);
+        let coll = index.collection("u", "mail:INBOX").unwrap();
+        let calls = Cell::new(0);
+        let first = [entry("a", "", 10), entry("b", "", 20), entry("c", "", 30)];
+        refresh(&index, coll, stamp(1), &first, &calls);
+        let unread = || -> Result<Vec<ScanEntry>, std::convert::Infallible> {
+            panic!("the listing of an unchanged directory was read")
+        };
+        let p = index.preview(coll, stamp(1), unread).unwrap();
+        assert_eq!((p.modseq, p.unrecorded.len()), (3, 0));
+
+        // "a" re-flagged (and listed twice, as while being renamed), "b" gone, "d" new.
+        let second = [
+            entry("a", "S", 10),
+            entry("c", "", 30),
+            entry("a", "S", 10),
+            entry("d", "", 40),
+        ];
+        let listed = || Ok::<_, std::convert::Infallible>(second.to_vec());
+        let p = index.preview(coll, stamp(2), listed).unwrap();
+        assert_eq!(p.modseq, 3);
+        assert_eq!(p.unrecorded.len(), 3, "{:?}", p.unrecorded);
+        for u in [
+            Unrecorded::Changed {
+                uid: Uid(1),
+                time: 10,
+            },
+            Unrecorded::Removed { uid: Uid(2) },
+            Unrecorded::Added { time: 40 },
+        ] {
+            assert!(p.unrecorded.contains(&u), "{u:?} in {:?}", p.unrecorded);
+        }
+        // Nothing was recorded: the refresh finds all of it, after which there is nothing left.
+        assert_eq!(index.modseq(coll).unwrap(), 3);
+        let r = refresh(&index, coll, stamp(2), &second, &calls);
+        assert_eq!((r.added, r.changed, r.removed, r.modseq), (1, 1, 1, 6));
+        let p = index.preview(coll, stamp(3), listed).unwrap();
+        assert_eq!((p.modseq, p.unrecorded.len()), (6, 0));
+    }
+}
+
+#[test]
 fn racy_scans_are_repeated_until_settled() {
     let dir = tempfile::tempdir().unwrap();
     let options = IndexOptions {

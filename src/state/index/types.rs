@@ -154,6 +154,26 @@ pub struct Noted {
     pub modseq: u64,
 }
 
+/// A difference between a collection's directory and the index that no scan has recorded yet,
+/// from [`ChangeIndex::preview`](super::ChangeIndex::preview).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unrecorded {
+    /// A key the index does not know; `time` as the scan gives it.
+    Added { time: u64 },
+    /// A known item with another version on disk.
+    Changed { uid: Uid, time: u64 },
+    /// A known item no longer listed.
+    Removed { uid: Uid },
+}
+
+/// The result of [`ChangeIndex::preview`](super::ChangeIndex::preview): the collection's modseq
+/// as recorded, and what a refresh would add to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Preview {
+    pub modseq: u64,
+    pub unrecorded: Vec<Unrecorded>,
+}
+
 /// The result of [`ChangeIndex::refresh`](super::ChangeIndex::refresh).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Refreshed {

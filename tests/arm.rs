@@ -356,6 +356,85 @@ fn initramfs_boots_under_qemu_system_and_answers_through_hostfwd() {
     );
 }
 
+/// The flashed generic-aarch64 image (image/build-image, root and a long debootstrap: not CI) booted the
+/// way a UEFI board boots it, through `image/run-qemu --image`: EDK2, the image's GRUB, Debian's kernel
+/// and systemd. The first boot must make the box's own certificate, print the URL and the admin hint
+/// on the console, and easd must answer OPTIONS over HTTPS through the hostfwd.
+#[test]
+#[ignore = "needs the flashed image: sudo image/build-image generic-aarch64 (not CI)"]
+fn generic_aarch64_image_first_boot_makes_cert_prints_url_and_answers_https() {
+    let image = std::env::var_os("EASD_ARM_FLASHED_IMAGE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/image/easd-generic-aarch64.img"));
+    assert!(
+        image.is_file(),
+        "{} is missing: run sudo image/build-image generic-aarch64 first",
+        image.display()
+    );
+    let port = free_port();
+    let console = tempfile::NamedTempFile::new().unwrap();
+    let started = Instant::now();
+    let _qemu = Qemu(
+        Command::new(repo().join("image/run-qemu"))
+            .args(["--image", image.to_str().unwrap()])
+            .args(["--port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(console.reopen().unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("image/run-qemu (apt-get install qemu-system-arm qemu-efi-aarch64)"),
+    );
+    let url = format!("https://127.0.0.1:{port}");
+    let mut phone = Device::new(
+        Target::from_url(&url, true).unwrap(),
+        "nobody@example.com",
+        "none",
+        "image-phone",
+    );
+    // A full Debian boot under TCG on a busy machine: minutes, not seconds.
+    let first = loop {
+        if let Ok(r) = run(phone.options()) {
+            break r;
+        }
+        phone.conn.close();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(1200),
+            "no answer after {elapsed:?}; console:\n{}",
+            std::fs::read_to_string(console.path()).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    eprintln!(
+        "figure: flashed generic-aarch64 image, qemu-system-aarch64 UEFI boot to first HTTPS OPTIONS answer: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    options_ok(&mut phone);
+    assert_eq!(first.status, 200);
+
+    // The certificate is the box's own, made at first boot for its host name (the build removes the
+    // one the package made in the build chroot).
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("subject=CN = easd"), "certificate: {shown}");
+    let console = std::fs::read_to_string(console.path()).unwrap_or_default();
+    for line in [
+        "easd: made a self-signed certificate for easd",
+        "easd is running: https://10.0.2.15/Microsoft-Server-ActiveSync",
+        "easd hash-password",
+        "systemctl restart easd && easd doctor",
+    ] {
+        assert!(
+            console.contains(line),
+            "the console lacks {line:?}:\n{console}"
+        );
+    }
+}
+
 /// Runs the checkout's own easd binary with `args`; returns (success, stdout + stderr).
 fn easd(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_easd"))

@@ -130,8 +130,11 @@ impl App {
             .map_err(|e| AppError::StateFile(path.clone(), IdentityError::State(e)))?;
         check_or_stamp(&db).map_err(|e| AppError::StateFile(path.clone(), e))?;
         let db = Arc::new(db);
-        let index =
-            ChangeIndex::open(db.clone(), IndexOptions::default()).map_err(AppError::Index)?;
+        let index_options = IndexOptions {
+            cache_entries: usize::try_from(config.state.index_cache_items).unwrap_or(usize::MAX),
+            ..IndexOptions::default()
+        };
+        let index = ChangeIndex::open(db.clone(), index_options).map_err(AppError::Index)?;
         let sync_states = Box::new(RedbSyncStates::open(db.clone()).map_err(AppError::SyncState)?);
         let ping_cache = PingCache::open(db.clone())
             .map_err(|e| AppError::StateFile(path.clone(), IdentityError::State(e)))?;
@@ -194,6 +197,12 @@ impl App {
     pub fn dav_root(config: &Config, user: &str) -> Result<PathBuf, PimError> {
         let data_dir = config.server.data_dir.to_string_lossy();
         expand_root(&config.dav.root.replace("{data_dir}", &data_dir), user)
+    }
+
+    /// The user's documents folder for GroupWare mail access (`dav.files`).
+    pub fn files_root(config: &Config, user: &str) -> Result<PathBuf, PimError> {
+        let data_dir = config.server.data_dir.to_string_lossy();
+        expand_root(&config.dav.files.replace("{data_dir}", &data_dir), user)
     }
 
     /// The user's PIM store; the default collections are created on first use.

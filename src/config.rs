@@ -138,6 +138,14 @@ pub struct LimitsConfig {
     /// How long a failed login is remembered.
     #[serde(default = "default_auth_window")]
     pub auth_window_secs: u32,
+    /// Most threads running blocking work (file and database access, password hashing). Idle ones
+    /// are kept, each with its stack and malloc arena, so the cap is also what they may cost.
+    #[serde(default = "default_blocking_threads")]
+    pub blocking_threads: u32,
+    /// glibc malloc arenas (0: glibc's own choice, eight per core). Each arena keeps its own free
+    /// memory, so with many threads the default holds far more than the heap in use.
+    #[serde(default = "default_malloc_arenas")]
+    pub malloc_arenas: u32,
 }
 
 impl LimitsConfig {
@@ -171,6 +179,12 @@ fn default_auth_failures_per_user() -> u32 {
 fn default_auth_window() -> u32 {
     900
 }
+fn default_blocking_threads() -> u32 {
+    32
+}
+fn default_malloc_arenas() -> u32 {
+    2
+}
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -183,6 +197,8 @@ impl Default for LimitsConfig {
             auth_failures_per_ip: default_auth_failures_per_ip(),
             auth_failures_per_user: default_auth_failures_per_user(),
             auth_window_secs: default_auth_window(),
+            blocking_threads: default_blocking_threads(),
+            malloc_arenas: default_malloc_arenas(),
         }
     }
 }
@@ -219,6 +235,11 @@ pub struct DavConfig {
     /// clients mean by "local"); the box's own zone when unset.
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// The user's documents folder, offered as the "Files" mail folder to devices with
+    /// GroupWare mail access (one message per file, the file attached) when it exists. The
+    /// same placeholders as `root`.
+    #[serde(default = "default_files_root")]
+    pub files: String,
 }
 
 impl DavConfig {
@@ -235,11 +256,16 @@ fn default_dav_root() -> String {
     "{data_dir}/dav/{email}".to_string()
 }
 
+fn default_files_root() -> String {
+    "{data_dir}/files/{email}".to_string()
+}
+
 impl Default for DavConfig {
     fn default() -> Self {
         DavConfig {
             root: default_dav_root(),
             time_zone: None,
+            files: default_files_root(),
         }
     }
 }
@@ -250,16 +276,25 @@ pub struct StateConfig {
     /// redb page cache; its own default (1 GiB) is far too much for a small board.
     #[serde(default = "default_cache_mib")]
     pub cache_mib: u32,
+    /// Messages and PIM items whose key and version the change index keeps in memory, over all
+    /// collections (about 100 bytes each), so a rescan diffs in memory instead of reading redb.
+    #[serde(default = "default_index_cache_items")]
+    pub index_cache_items: u32,
 }
 
 fn default_cache_mib() -> u32 {
     16
 }
 
+fn default_index_cache_items() -> u32 {
+    100_000
+}
+
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
             cache_mib: default_cache_mib(),
+            index_cache_items: default_index_cache_items(),
         }
     }
 }
@@ -444,6 +479,15 @@ impl Config {
                     "must be at least 1 and at most push.max_heartbeat_secs ({})",
                     max.get_ref()
                 ),
+            ));
+        }
+        if !(4..=10_000).contains(&self.limits.blocking_threads) {
+            return Err(invalid(
+                "limits.blocking_threads",
+                None,
+                "must be between 4 and 10000: fewer would let one slow password check or first \
+                 search hold up every other request"
+                    .into(),
             ));
         }
         if *max.get_ref() > 3540 {
@@ -667,6 +711,25 @@ mod tests {
         let text = format!("{}\n[push]\nmax_heartbeat_secs = 30\n", base());
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("push.min_heartbeat_secs"), "{e}");
+    }
+
+    #[test]
+    fn memory_bounds_have_defaults_and_limits() {
+        let c = parse(&base()).unwrap();
+        assert_eq!(c.limits.blocking_threads, 32);
+        assert_eq!(c.limits.malloc_arenas, 2);
+        assert_eq!(c.state.index_cache_items, 100_000);
+        let with = |t: &str| parse(&format!("{}\n{t}", base()));
+        let c =
+            with("[limits]\nblocking_threads = 8\n[state]\nindex_cache_items = 5000\n").unwrap();
+        assert_eq!(c.limits.blocking_threads, 8);
+        assert_eq!(c.state.index_cache_items, 5000);
+        for bad in [0, 3, 10_001] {
+            let e = with(&format!("[limits]\nblocking_threads = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("limits.blocking_threads"), "{e}");
+        }
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! Which handler a request path goes to.
 
 use crate::app::App;
+use crate::http::body::Incoming;
 use crate::http::{self, Body, Peer};
-use hyper::body::Incoming;
 use hyper::{Request, Response};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// Every asynchronous arm is boxed: hyper keeps one allocation of this future's size per connection
-/// for as long as the connection lives, and unboxed it would be the size of the largest arm (the
-/// admin console's), paid by each of thousands of held Pings.
+/// Every asynchronous arm is boxed: this future lives inside the connection's task for as long as
+/// the connection does, and unboxed it would be the size of the largest arm (the admin console's),
+/// paid by each of thousands of held Pings.
 pub async fn route(app: Arc<App>, req: Request<Incoming>, peer: Peer) -> Response<Body> {
     app.stats.requests.fetch_add(1, Ordering::Relaxed);
     let path = req.uri().path().trim_end_matches('/').to_ascii_lowercase();

@@ -3,7 +3,8 @@
 
 use easd::ProtocolVersion;
 use easd::items::email::{
-    EmailOptions, MessageMeta, MimeSupport, attachment, parse_file_reference, to_application_data,
+    EmailOptions, LastVerb, MessageMeta, MimeSupport, RecordedVerb, attachment,
+    parse_file_reference, to_application_data,
 };
 use easd::items::{BodyPreference, BodyType};
 use easd::wbxml::tags::{airsyncbase, email, email2};
@@ -338,7 +339,10 @@ fn email2_elements() {
     let raw = load("alternative.eml");
     let m = MessageMeta {
         forwarded: true,
-        last_verb_time: Some(1_704_200_000),
+        last_verb: Some(RecordedVerb {
+            verb: LastVerb::Forward,
+            at: 1_704_200_000,
+        }),
         ..meta()
     };
     let opts = EmailOptions::new(ProtocolVersion::V14_1);
@@ -348,6 +352,30 @@ fn email2_elements() {
         app.child_text(email2::LAST_VERB_EXECUTION_TIME),
         Some("2024-01-02T12:53:20.000Z")
     );
+    // A reply to all, recorded after the forward, shows while R is set too.
+    let both = MessageMeta {
+        answered: true,
+        forwarded: true,
+        last_verb: Some(RecordedVerb {
+            verb: LastVerb::ReplyToAll,
+            at: 1_704_300_000,
+        }),
+        ..meta()
+    };
+    let app = to_application_data(&raw, &both, &opts);
+    assert_eq!(app.child_text(email2::LAST_VERB_EXECUTED), Some("2"));
+    // A recorded reply whose R flag was cleared elsewhere falls back to the flags, timeless.
+    let stale = MessageMeta {
+        forwarded: true,
+        last_verb: Some(RecordedVerb {
+            verb: LastVerb::ReplyToAll,
+            at: 1_704_300_000,
+        }),
+        ..meta()
+    };
+    let app = to_application_data(&raw, &stale, &opts);
+    assert_eq!(app.child_text(email2::LAST_VERB_EXECUTED), Some("3"));
+    assert!(app.first(email2::LAST_VERB_EXECUTION_TIME).is_none());
     assert_eq!(
         app.first(email2::CONVERSATION_INDEX)
             .unwrap()

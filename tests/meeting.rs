@@ -617,4 +617,210 @@ fn one_occurrence_answered_with_instance_id() {
     bad.requests[0].instance_id = Some("not a date".into());
     let resp = meeting_response(&mut phone, &bad);
     assert_eq!(resp.results[0].status, MeetingStatus::InvalidMeetingRequest);
+    // So is an occurrence the series does not have (an hour off, a week past COUNT), for an
+    // answer and for a decline; the calendar is left as it was.
+    let before = events(&server, "alice@example.com");
+    for (response, at) in [
+        (UserResponse::Accepted, "2030-03-19T10:00:00.000Z"),
+        (UserResponse::Declined, "2030-04-16T08:00:00.000Z"),
+    ] {
+        let mut missing = answer(&inbox, &fresh, response, None);
+        missing.requests[0].instance_id = Some(at.into());
+        let resp = meeting_response(&mut phone, &missing);
+        assert_eq!(
+            resp.results[0].status,
+            MeetingStatus::InvalidMeetingRequest,
+            "{at}"
+        );
+    }
+    assert_eq!(events(&server, "alice@example.com"), before);
+}
+
+/// The LongId of the first Search result for `words` in the mailbox.
+fn search_long_id(phone: &mut Device, words: &str) -> String {
+    use easd::eas::search::{MailboxQuery, Query, SearchRequest, SearchResponse, SearchResult};
+    let req = SearchRequest {
+        query: Query::Mailbox(MailboxQuery {
+            class: Some("Email".into()),
+            free_text: words.into(),
+            ..MailboxQuery::default()
+        }),
+        range: None,
+        deep_traversal: true,
+        rebuild_results: true,
+        item_options: Default::default(),
+        picture: None,
+    };
+    let tree = run(phone.call(Command::Search, &req.encode())).unwrap();
+    let resp = SearchResponse::parse(&tree).unwrap();
+    match resp.results.first() {
+        Some(SearchResult::Mail(m)) => m.long_id.clone(),
+        other => panic!("no mail result for {words}: {other:?}"),
+    }
+}
+
+/// The text/calendar part of a mail the sink received.
+fn calendar_part(data: &str) -> String {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(data.as_bytes())
+        .unwrap();
+    parsed
+        .parts
+        .iter()
+        .filter_map(|p| p.text_contents())
+        .find(|t| t.contains("BEGIN:VCALENDAR"))
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_search_result_answered_by_long_id_with_a_new_time_proposed() {
+    let sink = Sink::start();
+    let server = Server::start_with(Options {
+        extra: format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
+            sink.port
+        ),
+        ..Options::default()
+    });
+    deliver(
+        &server,
+        "alice@example.com",
+        &invitation("olga@example.org", "counter-2030@example.org", "REQUEST", 2),
+    );
+    let mut phone = server.device("alice@example.com", "mrlongid");
+    phone.version = ProtocolVersion::V16_1;
+    let (inbox, _, _) = sync_inbox(&mut phone);
+    let long_id = search_long_id(&mut phone, "quarter");
+    let request = |response: UserResponse, send: SendResponse| MeetingResponseRequest {
+        requests: vec![ResponseRequest {
+            user_response: response,
+            collection_id: None,
+            request_id: None,
+            long_id: Some(long_id.clone()),
+            instance_id: None,
+            send_response: Some(send),
+        }],
+    };
+    let proposing = |start: Option<&str>, end: Option<&str>| SendResponse {
+        body: Some((1, "Could we meet after lunch?".into())),
+        proposed_start: start.map(str::to_string),
+        proposed_end: end.map(str::to_string),
+    };
+    let stored_before = events(&server, "alice@example.com");
+
+    // MS-ASCMD 2.2.3.150.2: a LongId with CollectionId and RequestId is the client's error.
+    let mut both = request(UserResponse::Accepted, SendResponse::default());
+    both.requests[0].collection_id = Some(inbox.clone());
+    both.requests[0].request_id = Some(long_id.clone());
+    let resp = meeting_response(&mut phone, &both);
+    assert_eq!(resp.results[0].status, MeetingStatus::InvalidMeetingRequest);
+    // So are an end proposed without a start, an end before the start, and a bad time.
+    for (start, end) in [
+        (None, Some("20300312T143000Z")),
+        (Some("20300312T143000Z"), Some("20300312T130000Z")),
+        (Some("tomorrow"), None),
+    ] {
+        let resp = meeting_response(
+            &mut phone,
+            &request(UserResponse::Tentative, proposing(start, end)),
+        );
+        assert_eq!(
+            resp.results[0].status,
+            MeetingStatus::InvalidMeetingRequest,
+            "{start:?} {end:?}"
+        );
+    }
+    assert_eq!(events(&server, "alice@example.com"), stored_before);
+    assert!(sink.received().is_empty());
+
+    // Tentative, proposing 14:00–15:30 Paris (13:00–14:30 UTC) instead of 10:00–11:30.
+    let resp = meeting_response(
+        &mut phone,
+        &request(
+            UserResponse::Tentative,
+            proposing(Some("20300312T130000Z"), Some("20300312T143000Z")),
+        ),
+    );
+    assert_eq!(resp.results[0].status, MeetingStatus::Success);
+    assert!(resp.results[0].calendar_id.is_some());
+    // Handled as usual: the answer is in the event, whose times stay the organizer's.
+    let stored = events(&server, "alice@example.com");
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].contains("PARTSTAT=TENTATIVE:mailto:alice@example.com"));
+    assert!(stored[0].contains("DTSTART;TZID=Europe/Paris:20300312T100000"));
+
+    // The organizer gets the counter-proposal (RFC 5546 3.2.7).
+    let received = sink.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let (envelope, data) = &received[0];
+    assert!(envelope.contains("rcpt olga@example.org"), "{envelope}");
+    assert!(
+        data.contains("Subject: New Time Proposed: Quarterly planning"),
+        "{data}"
+    );
+    assert!(data.contains("method=COUNTER"));
+    let ics = calendar_part(data);
+    assert!(ics.contains("METHOD:COUNTER"), "{ics}");
+    assert!(ics.contains("UID:counter-2030@example.org"));
+    assert!(ics.contains("SEQUENCE:2"));
+    assert!(ics.contains("DTSTART:20300312T130000Z"), "{ics}");
+    assert!(ics.contains("DTEND:20300312T143000Z"), "{ics}");
+    assert!(ics.contains("ORGANIZER;CN=Olga Organizer:mailto:olga@example.org"));
+    assert!(ics.contains("PARTSTAT=TENTATIVE:mailto:alice@example.com"));
+    assert!(
+        !ics.contains("mailto:carl@example.org"),
+        "only the proposer"
+    );
+
+    // Without proposed times the same LongId route sends a plain REPLY: a second invitation,
+    // accepted by its LongId.
+    deliver(
+        &server,
+        "alice@example.com",
+        &invitation("olga@example.org", "plain-2030@example.org", "REQUEST", 0)
+            .replace("Quarterly planning", "Budget review"),
+    );
+    sync_inbox(&mut phone);
+    let budget = search_long_id(&mut phone, "budget");
+    let mut accept = request(UserResponse::Accepted, SendResponse::default());
+    accept.requests[0].long_id = Some(budget);
+    let resp = meeting_response(&mut phone, &accept);
+    assert_eq!(resp.results[0].status, MeetingStatus::Success);
+    let received = sink.received();
+    assert_eq!(received.len(), 2);
+    let (_, accepted) = received
+        .iter()
+        .find(|(_, d)| d.contains("Subject: Accepted: Budget review"))
+        .unwrap_or_else(|| panic!("{received:?}"));
+    assert!(calendar_part(accepted).contains("METHOD:REPLY"));
+
+    // A LongId with an InstanceId (MS-ASCMD 2.2.3.92.1): one occurrence of a weekly series.
+    deliver(
+        &server,
+        "alice@example.com",
+        &invitation("olga@example.org", "weekly-long@example.org", "REQUEST", 0)
+            .replace("Quarterly planning", "Weekly standup")
+            .replace(
+                "SUMMARY:Weekly standup\r\n",
+                "SUMMARY:Weekly standup\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n",
+            ),
+    );
+    sync_inbox(&mut phone);
+    let mut one = request(UserResponse::Tentative, SendResponse::default());
+    one.requests[0].long_id = Some(search_long_id(&mut phone, "standup"));
+    one.requests[0].instance_id = Some("2030-03-19T09:00:00.000Z".into());
+    let resp = meeting_response(&mut phone, &one);
+    assert_eq!(resp.results[0].status, MeetingStatus::Success);
+    let weekly = events(&server, "alice@example.com")
+        .into_iter()
+        .find(|e| e.contains("UID:weekly-long@example.org"))
+        .unwrap();
+    assert!(weekly.contains("RECURRENCE-ID"), "{weekly}");
+    assert_eq!(
+        weekly
+            .matches("PARTSTAT=TENTATIVE:mailto:alice@example.com")
+            .count(),
+        1
+    );
 }

@@ -389,6 +389,53 @@ fn instance_edits_and_deletes_touch_one_occurrence() {
     assert!(text.contains("EXDATE"), "{text}");
     assert!(text.contains("20300318"), "{text}");
     assert!(text.contains("X-KEEP-ME:yes"), "{text}");
+    // Occurrences the series does not have (a wrong hour, a day past COUNT, one already deleted)
+    // are not found (Sync Status 8), and the file is left as it was.
+    for (n, missing) in ["20300311T090000Z", "20300415T080000Z", "20300318T080000Z"]
+        .iter()
+        .enumerate()
+    {
+        let cmd = if n == 0 {
+            ClientCommand::ChangeInstance {
+                server_id: sid.clone(),
+                instance_id: missing.to_string(),
+                data: Element::new(airsync::APPLICATION_DATA).with_text(cal::SUBJECT, "ghost"),
+            }
+        } else {
+            ClientCommand::DeleteInstance {
+                server_id: sid.clone(),
+                instance_id: missing.to_string(),
+            }
+        };
+        let r = s.send(&mut p, vec![cmd]).unwrap();
+        // The answer names the occurrence (MS-ASAIRS 2.2.2.25) with Status 8.
+        let echoed = match &r.collections[0].responses[..] {
+            [
+                ClientResponse::Delete {
+                    instance_id,
+                    status,
+                    ..
+                },
+            ]
+            | [
+                ClientResponse::Change {
+                    instance_id,
+                    status,
+                    ..
+                },
+            ] => (instance_id.clone(), *status),
+            other => panic!("{missing}: {other:?}"),
+        };
+        assert_eq!(
+            echoed,
+            (Some(missing.to_string()), SyncStatus::ObjectNotFound)
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("series.ics")).unwrap(),
+            text,
+            "{missing}"
+        );
+    }
     // An InstanceId on an event that does not recur is refused, and the file stays as it was.
     put(
         &dir,

@@ -43,6 +43,8 @@ fn send_mail(client_id: &str, mime: &[u8], save: bool) -> ComposeRequest {
         source: None,
         mime: mime.to_vec(),
         template_id: None,
+        forwardees: Vec::new(),
+        body: None,
     }
 }
 
@@ -67,6 +69,8 @@ fn smart(
         }),
         mime: mime.to_vec(),
         template_id: None,
+        forwardees: Vec::new(),
+        body: None,
     }
 }
 
@@ -304,6 +308,66 @@ fn smart_reply_threads_quotes_and_marks_the_original() {
         .child_text(email2::LAST_VERB_EXECUTION_TIME)
         .expect("the time of the reply");
     assert!(at.starts_with("20") && at.ends_with('Z'), "{at}");
+}
+
+#[test]
+fn smart_reply_to_all_is_reported_as_reply_to_all() {
+    let sink = Sink::start();
+    let server = server_with(&sink, "");
+    let dir = server.maildir(USER).join("cur");
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = "From: Carol <carol@example.net>\r\nTo: Alice <alice@example.com>\r\n\
+        Cc: Frank <frank@example.org>\r\nSubject: Team\r\nMessage-ID: <team-1@example.net>\r\n\r\nAll hands.\r\n";
+    std::fs::write(dir.join("1700000002.M2P2.test,S=150:2,S"), original).unwrap();
+    let mut phone = server.device(USER, "all-phone");
+    let (inbox, key, ids) = synced_inbox(&mut phone);
+    // Forwarded first, then answered to all: the later verb is the one shown.
+    let fwd =
+        "From: alice@example.com\r\nTo: dave@example.net\r\nSubject: Fwd: Team\r\n\r\nFYI\r\n";
+    let r = run(phone.compose(&smart(
+        ComposeCommand::SmartForward,
+        "all-0",
+        &inbox,
+        &ids[0].0,
+        fwd.as_bytes(),
+    )))
+    .unwrap();
+    assert_eq!(r.status, None);
+    let r = run(phone.sync(&sync_req(&inbox, key, 100)))
+        .unwrap()
+        .expect("the flag change");
+    let key = r.collections[0].sync_key.unwrap();
+    let forwarded = r.collections[0].commands.iter().find_map(|c| match c {
+        ServerCommand::Change { data, .. } => data.child_text(email2::LAST_VERB_EXECUTED),
+        _ => None,
+    });
+    assert_eq!(forwarded, Some("3"));
+    let reply = "From: alice@example.com\r\nTo: Carol <carol@example.net>\r\n\
+        Cc: Frank <frank@example.org>\r\nSubject: Re: Team\r\n\r\nCount me in.\r\n";
+    let r = run(phone.compose(&smart(
+        ComposeCommand::SmartReply,
+        "all-1",
+        &inbox,
+        &ids[0].0,
+        reply.as_bytes(),
+    )))
+    .unwrap();
+    assert_eq!(r.status, None);
+    let got = sink.wait_for(2, Duration::from_secs(10));
+    let mut rcpts = got[1].rcpts.clone();
+    rcpts.sort();
+    assert_eq!(rcpts, ["carol@example.net", "frank@example.org"]);
+    assert!(files(&server.maildir(USER))[0].0.ends_with(":2,PRS"));
+    let change = next_change(&mut phone, &inbox, key);
+    assert_eq!(change.child_text(email2::LAST_VERB_EXECUTED), Some("2"));
+    assert!(
+        change
+            .child_text(email2::LAST_VERB_EXECUTION_TIME)
+            .is_some()
+    );
+    let mut other = server.device(USER, "all-phone-2");
+    let (_, _, items) = synced_inbox(&mut other);
+    assert_eq!(items[0].1.child_text(email2::LAST_VERB_EXECUTED), Some("2"));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! TLS 1.3 and 1.2, ECDHE key exchange and AEAD ciphers only), and certificate reload on SIGHUP.
 
 mod common;
+mod mail_common;
 
 use common::{Options, PASSWORD, Server};
 use futures_rustls::TlsConnector;
@@ -233,6 +234,84 @@ fn sighup_reloads_the_certificate_and_keeps_established_connections() {
         held_cert, new_cert,
         "the held connection predates the reload"
     );
+}
+
+/// Held Pings over TLS: a certificate reload leaves them held and answerable on their old
+/// connections, and a client hanging up on one frees it at once.
+#[test]
+fn held_pings_over_tls_survive_a_reload_and_end_on_hang_up() {
+    use easd::eas::ping::{PingFolder, PingRequest, PingStatus};
+    let tls = Tls::start();
+    mail_common::make_maildir(&tls.server.maildir(mail_common::USER));
+    let target = easd::client::Target::from_url(&format!("https://{}", tls.https), true).unwrap();
+    let phone =
+        |id: &str| easd::client::Device::new(target.clone(), mail_common::USER, PASSWORD, id);
+    let mut first = phone("tlsping");
+    let (inbox, _) = common::run(mail_common::inbox_id(&mut first));
+    common::run(mail_common::prime(&mut first, &inbox));
+    let req = PingRequest {
+        heartbeat: Some(600),
+        folders: Some(vec![PingFolder {
+            id: inbox.as_str().try_into().unwrap(),
+            class: "Email".try_into().unwrap(),
+        }]),
+    };
+    let held = || {
+        let mut conn = easd::client::Connection::new(tls.server.target());
+        let r = common::run(conn.request("GET", "/debug/stats", &[], Vec::new())).unwrap();
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        let n = text.split("\"held_pings\":").nth(1).unwrap().to_string();
+        n.trim_end_matches('}').parse::<usize>().unwrap()
+    };
+    let wait_held = |n: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while held() != n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "held pings never reached {n}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let ping = {
+        let req = req.clone();
+        std::thread::spawn(move || common::run(first.ping(&req)).unwrap())
+    };
+    wait_held(1);
+    let (cert, key) = (
+        tls.certs.path().join("cert.pem"),
+        tls.certs.path().join("key.pem"),
+    );
+    make_cert(&cert, &key, "second.example");
+    signal_hup(&tls.server);
+    assert!(
+        tls.server
+            .wait_log("TLS certificate reloaded", Duration::from_secs(10))
+            .is_some()
+    );
+    assert_eq!(held(), 1, "the reload left the Ping held");
+    // The same device's next request ends the held Ping, which answers on its old connection.
+    let mut again = phone("tlsping");
+    assert_eq!(common::run(again.options()).unwrap().status, 200);
+    common::run(mail_common::prime(&mut again, &inbox));
+    assert_eq!(ping.join().unwrap().status, PingStatus::Expired);
+    wait_held(0);
+
+    // A phone that gives up on its Ping (drops the TLS connection) frees it.
+    let mut quitter = phone("tlsping");
+    let gives_up = std::thread::spawn(move || {
+        common::run(smol::future::or(
+            async {
+                let _ = quitter.ping(&req).await;
+            },
+            async {
+                smol::Timer::after(Duration::from_secs(3)).await;
+            },
+        ));
+    });
+    wait_held(1);
+    gives_up.join().unwrap();
+    wait_held(0);
 }
 
 fn signal_hup(server: &Server) {

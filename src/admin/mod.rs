@@ -18,9 +18,9 @@ pub mod session;
 pub mod web;
 
 use crate::app::App;
+use crate::http::body::Incoming;
 use crate::http::{Body, Peer};
 use hyper::Response;
-use hyper::body::Incoming;
 use ring::rand::SystemRandom;
 use session::{Flash, Role, Session, Sessions};
 use std::sync::Arc;

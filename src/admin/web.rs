@@ -2,8 +2,8 @@
 //! peer) and the responses they give: HTML with the security headers, redirects, cookies.
 
 use super::form::{self, Form};
+use crate::http::body::Incoming;
 use crate::http::{self, Body, Peer, body};
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Response};
 use std::time::Duration;

@@ -18,8 +18,8 @@ pub use services::{AutodiscoverConfig, autodiscover_url, mobilesync_url};
 
 use crate::app::App;
 use crate::eas::endpoint::{authenticate, unauthorized};
+use crate::http::body::Incoming;
 use crate::http::{self, Body, Peer, body};
-use hyper::body::Incoming;
 use hyper::{Method, Response as HttpResponse};
 use std::sync::Arc;
 use std::time::Duration;

@@ -181,6 +181,8 @@ async fn send_mail(ctx: &Ctx, work: &mut Phone, st: &mut State) {
         source: None,
         mime: mime.into_bytes(),
         template_id: None,
+        forwardees: Vec::new(),
+        body: None,
     };
     let limit = work.timeout;
     let Ok(reply) = work

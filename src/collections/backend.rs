@@ -62,6 +62,53 @@ pub struct Created {
     pub modseq: u64,
 }
 
+/// The methods a one-way view (server → device) shares, for inside its `impl ItemBackend`: a
+/// Change re-sends the whole item (its text changed, not a flag); the device's own Changes (Read,
+/// flags) are taken and forgotten, as there is nothing to mark; its Adds and Deletes are refused.
+/// Spelled out by the macro rather than as trait defaults, so a writable backend cannot refuse
+/// a write by forgetting to implement it.
+macro_rules! one_way_writes {
+    () => {
+        fn render_change(
+            &self,
+            folder: &$crate::collections::Folder,
+            item: &$crate::state::index::Item,
+            server_id: &str,
+            opts: &$crate::items::email::EmailOptions,
+        ) -> Result<$crate::wbxml::Element, $crate::collections::BackendError> {
+            self.render(folder, item, server_id, opts)
+        }
+
+        fn change(
+            &self,
+            _folder: &$crate::collections::Folder,
+            item: &$crate::state::index::Item,
+            _data: &$crate::wbxml::Element,
+        ) -> Result<u64, $crate::collections::BackendError> {
+            Ok(item.modseq)
+        }
+
+        fn delete(
+            &self,
+            _folder: &$crate::collections::Folder,
+            _item: &$crate::state::index::Item,
+            _as_move: bool,
+        ) -> Result<Option<u32>, $crate::collections::BackendError> {
+            Err($crate::collections::BackendError::Unsupported)
+        }
+
+        fn add(
+            &self,
+            _folder: &$crate::collections::Folder,
+            _data: &$crate::wbxml::Element,
+            _origin: &str,
+        ) -> Result<$crate::collections::Created, $crate::collections::BackendError> {
+            Err($crate::collections::BackendError::Unsupported)
+        }
+    };
+}
+pub(crate) use one_way_writes;
+
 /// What the Sync engine needs from a class.
 pub trait ItemBackend {
     /// Brings the index up to date with the folder (cheap when nothing changed); returns the

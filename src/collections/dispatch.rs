@@ -2,6 +2,7 @@
 //! vdir collections to the PIM backend, so the Sync engine and Ping need not care which.
 
 use super::backend::{BackendError, Created, ItemBackend};
+use super::files_mail::FilesMail;
 use super::groupware_mail::GroupwareMail;
 use super::mail::MailBackend;
 use super::pim::PimBackend;
@@ -19,6 +20,8 @@ pub struct Backends<'a> {
     groupware_mail: Option<GroupwareMail<'a>>,
     /// Tasks shown as events, notes as events or tasks.
     converted: Option<ConvertedPim<'a>>,
+    /// The documents folder as mail (GroupWare mail access).
+    files: FilesMail<'a>,
 }
 
 impl<'a> Backends<'a> {
@@ -37,6 +40,7 @@ impl<'a> Backends<'a> {
                 .pim
                 .clone()
                 .map(|store| ConvertedPim::new(account, store, version)),
+            files: FilesMail::new(account),
         }
     }
 
@@ -61,9 +65,23 @@ impl<'a> Backends<'a> {
         }
     }
 
+    /// The raw message behind a mail-class item (a Maildir message, or a task or note rendered
+    /// as one), for the attachments its FileReferences name.
+    pub fn raw(&self, folder: &Folder, item: &Item) -> Result<Vec<u8>, BackendError> {
+        match (&folder.source, &self.groupware_mail) {
+            (Source::Mail(_), _) => self.mail.raw(folder, item),
+            (Source::Files, _) => self.files.raw(folder, item),
+            (Source::Dav(..), Some(g)) if folder.kind.class() == ItemClass::Email => {
+                g.raw(folder, item)
+            }
+            _ => Err(BackendError::NotFound),
+        }
+    }
+
     fn pick(&self, folder: &Folder) -> Result<&dyn ItemBackend, BackendError> {
         match (&folder.source, &self.pim) {
             (Source::Mail(_), _) => Ok(&self.mail),
+            (Source::Files, _) => Ok(&self.files),
             (Source::Dav(..), Some(_)) if folder.kind.class() == ItemClass::Email => self
                 .groupware_mail
                 .as_ref()

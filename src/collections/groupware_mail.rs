@@ -3,11 +3,11 @@
 //! (`items::email::pim_message`). One way, server → device: the device's Read and flag changes
 //! are taken and forgotten (the item is not a message to mark), its adds and deletes refused.
 
-use super::backend::{BackendError, Created, ItemBackend};
+use super::backend::{BackendError, ItemBackend, one_way_writes};
 use super::pim::{PimBackend, dav_source};
 use super::{Account, Folder, FolderType};
 use crate::ProtocolVersion;
-use crate::items::email::pim_message::{PimSource, pim_message};
+use crate::items::email::pim_message::{PimMessage, PimSource, pim_message};
 use crate::items::email::{EmailOptions, MessageMeta, to_application_data};
 use crate::state::index::{Item, Preview};
 use crate::store::vdir::{Href, PimKind, PimStore};
@@ -51,6 +51,32 @@ impl<'a> GroupwareMail<'a> {
     }
 }
 
+impl GroupwareMail<'_> {
+    /// The item as the message the device sees.
+    fn message(&self, folder: &Folder, item: &Item) -> Result<PimMessage, BackendError> {
+        let (name, kind) = dav_source(folder)?;
+        let source = match kind {
+            PimKind::Tasks => PimSource::Task,
+            PimKind::Notes => PimSource::Note,
+            PimKind::Contacts | PimKind::Calendar => return Err(BackendError::Unsupported),
+        };
+        let href = Href::parse(&item.key).map_err(|_| BackendError::NotFound)?;
+        let text = self.store.read(name, &href)?;
+        // An open task's index time is "forever", not a date.
+        let mtime = i64::try_from(item.time)
+            .ok()
+            .filter(|&t| t < i64::MAX)
+            .unwrap_or(0);
+        pim_message(&text, source, self.owner, mtime)
+            .ok_or_else(|| BackendError::Invalid(format!("{href} has no task or note")))
+    }
+
+    /// The raw message, for the attachments its FileReferences name.
+    pub fn raw(&self, folder: &Folder, item: &Item) -> Result<Vec<u8>, BackendError> {
+        Ok(self.message(folder, item)?.raw)
+    }
+}
+
 impl ItemBackend for GroupwareMail<'_> {
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
         self.pim.refresh(folder)
@@ -67,21 +93,7 @@ impl ItemBackend for GroupwareMail<'_> {
         server_id: &str,
         opts: &EmailOptions,
     ) -> Result<Element, BackendError> {
-        let (name, kind) = dav_source(folder)?;
-        let source = match kind {
-            PimKind::Tasks => PimSource::Task,
-            PimKind::Notes => PimSource::Note,
-            PimKind::Contacts | PimKind::Calendar => return Err(BackendError::Unsupported),
-        };
-        let href = Href::parse(&item.key).map_err(|_| BackendError::NotFound)?;
-        let text = self.store.read(name, &href)?;
-        // An open task's index time is "forever", not a date.
-        let mtime = i64::try_from(item.time)
-            .ok()
-            .filter(|&t| t < i64::MAX)
-            .unwrap_or(0);
-        let message = pim_message(&text, source, self.owner, mtime)
-            .ok_or_else(|| BackendError::Invalid(format!("{href} has no task or note")))?;
+        let message = self.message(folder, item)?;
         let meta = MessageMeta {
             read: true,
             received: message.date,
@@ -91,36 +103,5 @@ impl ItemBackend for GroupwareMail<'_> {
         Ok(to_application_data(&message.raw, &meta, opts))
     }
 
-    /// The whole message again: the item's text changed, not a flag.
-    fn render_change(
-        &self,
-        folder: &Folder,
-        item: &Item,
-        server_id: &str,
-        opts: &EmailOptions,
-    ) -> Result<Element, BackendError> {
-        self.render(folder, item, server_id, opts)
-    }
-
-    fn change(&self, _folder: &Folder, item: &Item, _data: &Element) -> Result<u64, BackendError> {
-        Ok(item.modseq)
-    }
-
-    fn delete(
-        &self,
-        _folder: &Folder,
-        _item: &Item,
-        _as_move: bool,
-    ) -> Result<Option<u32>, BackendError> {
-        Err(BackendError::Unsupported)
-    }
-
-    fn add(
-        &self,
-        _folder: &Folder,
-        _data: &Element,
-        _origin: &str,
-    ) -> Result<Created, BackendError> {
-        Err(BackendError::Unsupported)
-    }
+    one_way_writes!();
 }

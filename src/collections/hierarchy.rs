@@ -12,6 +12,9 @@ fn mail_name(folder: &Folder) -> Result<&FolderName, AccountError> {
         Source::Dav(name, _) => Err(AccountError::Store(StoreError::InvalidFolderName(
             name.to_string(),
         ))),
+        Source::Files => Err(AccountError::Store(StoreError::InvalidFolderName(
+            folder.name.clone(),
+        ))),
     }
 }
 

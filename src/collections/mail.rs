@@ -9,10 +9,11 @@ use super::{Account, Folder, FolderType, Source};
 use crate::ProtocolVersion;
 use crate::items::eas_datetime;
 use crate::items::email::{
-    DraftInput, EmailOptions, MessageMeta, draft_to_mime, to_application_data,
+    DraftInput, EmailOptions, LastVerb, MessageMeta, RecordedVerb, draft_to_mime,
+    to_application_data,
 };
 use crate::state::index::RefreshError;
-use crate::state::index::{Item, Preview};
+use crate::state::index::{IndexError, Item, Preview};
 use crate::state::mail::{message_ref, note_message, note_removed, preview_folder, refresh_folder};
 use crate::state::verb_times;
 use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
@@ -23,10 +24,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// FlagStatus values (MS-ASEMAIL 2.2.2.36): 0 cleared, 1 complete, 2 active.
 const FLAG_ACTIVE: &str = "2";
 
-/// LastVerbExecuted values (MS-ASEMAIL 2.2.2.44).
-const VERB_REPLY_TO_SENDER: &str = "1";
-const VERB_FORWARD: &str = "3";
-
 pub struct MailBackend<'a> {
     account: &'a Account<'a>,
 }
@@ -34,7 +31,7 @@ pub struct MailBackend<'a> {
 fn mail_folder(folder: &Folder) -> Result<&FolderName, BackendError> {
     match &folder.source {
         Source::Mail(name) => Ok(name),
-        Source::Dav(..) => Err(BackendError::Unsupported),
+        Source::Dav(..) | Source::Files => Err(BackendError::Unsupported),
     }
 }
 
@@ -54,7 +51,7 @@ pub fn meta(item: &Item, server_id: &str) -> MessageMeta {
         forwarded: flags.contains(Flags::PASSED),
         draft: flags.contains(Flags::DRAFT),
         received: i64::try_from(item.time).unwrap_or(i64::MAX),
-        last_verb_time: None,
+        last_verb: None,
         file_ref_base: server_id.to_string(),
     }
 }
@@ -182,16 +179,40 @@ impl<'a> MailBackend<'a> {
         })
     }
 
-    /// When the message was replied to or forwarded through easd; a failure to read it only
-    /// leaves the time out.
-    fn verb_time(&self, item: &Item) -> Option<i64> {
+    /// How and when the message was last replied to or forwarded through easd; a failure to
+    /// read it only leaves that out.
+    fn recorded_verb(&self, item: &Item) -> Option<RecordedVerb> {
         match verb_times::get(&self.account.app.db, self.account.user, &item.key) {
-            Ok(t) => t.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+            Ok(t) => t.and_then(|(code, at)| {
+                Some(RecordedVerb {
+                    verb: LastVerb::from_code(code)?,
+                    at: i64::try_from(at).unwrap_or(i64::MAX),
+                })
+            }),
             Err(e) => {
                 log::warn!("{}: {e}", self.account.user);
                 None
             }
         }
+    }
+
+    /// Drops the user's reply and forward times of messages no longer in any of their folders;
+    /// returns how many went. Lists every folder, so it runs only when `verb_times` says it is due.
+    pub fn prune_verb_times(&self) -> Result<usize, BackendError> {
+        let store = &self.account.store;
+        let mut live = std::collections::HashSet::new();
+        for folder in store.folders()? {
+            live.extend(
+                store
+                    .list(&folder.name)?
+                    .into_iter()
+                    .map(|m| m.key.into_string()),
+            );
+        }
+        verb_times::prune(&self.account.app.db, self.account.user, |key| {
+            live.contains(key)
+        })
+        .map_err(|e| BackendError::Index(IndexError::State(e)))
     }
 
     /// Stores a new message with `flags` (a sent copy) and records it in the change index.
@@ -285,7 +306,7 @@ impl ItemBackend for MailBackend<'_> {
         let raw = self.raw(folder, item)?;
         let mut meta = meta(item, server_id);
         if meta.answered || meta.forwarded {
-            meta.last_verb_time = self.verb_time(item);
+            meta.last_verb = self.recorded_verb(item);
         }
         Ok(to_application_data(&raw, &meta, opts))
     }
@@ -320,16 +341,16 @@ impl ItemBackend for MailBackend<'_> {
         // SmartReply and SmartForward set R and P: 14.0+ clients show the verb (MS-ASEMAIL
         // 2.2.2.44), with the same precedence as a full rendering.
         if opts.version >= ProtocolVersion::V14_0 {
-            let verb = if flags.contains(Flags::REPLIED) {
-                Some(VERB_REPLY_TO_SENDER)
-            } else if flags.contains(Flags::PASSED) {
-                Some(VERB_FORWARD)
-            } else {
-                None
-            };
-            if let Some(verb) = verb {
-                app.push_text(email2::LAST_VERB_EXECUTED, verb);
-                if let Some(at) = self.verb_time(item) {
+            let (answered, forwarded) = (
+                flags.contains(Flags::REPLIED),
+                flags.contains(Flags::PASSED),
+            );
+            let recorded = (answered || forwarded)
+                .then(|| self.recorded_verb(item))
+                .flatten();
+            if let Some((verb, at)) = LastVerb::shown(answered, forwarded, recorded) {
+                app.push_text(email2::LAST_VERB_EXECUTED, verb.as_str());
+                if let Some(at) = at {
                     app.push_text(email2::LAST_VERB_EXECUTION_TIME, eas_datetime(at));
                 }
             }

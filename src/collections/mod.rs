@@ -4,6 +4,7 @@
 
 mod backend;
 mod dispatch;
+pub mod files_mail;
 pub mod groupware_mail;
 mod hierarchy;
 pub mod mail;
@@ -136,6 +137,8 @@ pub enum Source {
     Mail(FolderName),
     /// A vdir collection and what it holds.
     Dav(CollectionName, PimKind),
+    /// The user's documents folder (`dav.files`), shown as mail to GroupWare mail access only.
+    Files,
 }
 
 /// One folder as FolderSync shows it and the commands address it.
@@ -314,7 +317,33 @@ impl<'a> Account<'a> {
                 });
             }
         }
+        if self.files().is_ok_and(|d| d.exists()) {
+            let coll = match known.get(files_mail::COLLECTION_NAME) {
+                Some(c) => *c,
+                None => self
+                    .app
+                    .index
+                    .collection(self.user, files_mail::COLLECTION_NAME)?,
+            };
+            out.push(Folder {
+                coll,
+                id: coll.id().0,
+                parent: 0,
+                name: files_mail::DISPLAY_NAME.to_string(),
+                kind: FolderType::UserMail,
+                source: Source::Files,
+                identity: None,
+            });
+        }
         Ok(out)
+    }
+
+    /// The user's documents folder (it may not exist).
+    pub fn files(&self) -> Result<crate::store::files::FileDir, PimError> {
+        Ok(crate::store::files::FileDir::new(App::files_root(
+            &self.app.config,
+            self.user,
+        )?))
     }
 
     /// The collection of a folder new to the index: a vanished mail collection whose directory
@@ -352,6 +381,7 @@ impl<'a> Account<'a> {
         let index = &self.app.index;
         for (coll, name) in index.collections(self.user)? {
             let ours = name.starts_with(MAIL_PREFIX)
+                || name == files_mail::COLLECTION_NAME
                 || (name.starts_with(DAV_PREFIX) && self.pim.is_some());
             if ours && !live.iter().any(|f| f.coll == coll) {
                 index.remove_collection(coll)?;

@@ -27,7 +27,7 @@ pub const OPEN_TASK: u64 = i64::MAX as u64;
 pub fn dav_source(folder: &Folder) -> Result<(&CollectionName, PimKind), BackendError> {
     match &folder.source {
         Source::Dav(name, kind) => Ok((name, *kind)),
-        Source::Mail(_) => Err(BackendError::Unsupported),
+        Source::Mail(_) | Source::Files => Err(BackendError::Unsupported),
     }
 }
 
@@ -47,8 +47,13 @@ impl From<PimError> for BackendError {
 }
 
 impl From<ItemError> for BackendError {
+    /// An occurrence the series does not have is an object not found (Sync Status 8), like an
+    /// unknown ServerId; anything else is the client's data.
     fn from(e: ItemError) -> Self {
-        BackendError::Invalid(e.to_string())
+        match e {
+            ItemError::NoSuchInstance(_) => BackendError::NotFound,
+            e => BackendError::Invalid(e.to_string()),
+        }
     }
 }
 
@@ -178,7 +183,7 @@ impl<'a> PimBackend<'a> {
         let index = &self.account.app.index;
         let (name, kind) = match &folder.source {
             Source::Dav(name, kind) => (name, *kind),
-            Source::Mail(_) => return Ok(Vec::new()),
+            Source::Mail(_) | Source::Files => return Ok(Vec::new()),
         };
         let listed = self.store.list(name)?;
         let mut out = Vec::with_capacity(listed.len());

@@ -6,7 +6,7 @@
 //! like GroupWare mail access: the device's changes are taken and forgotten, adds and deletes
 //! refused.
 
-use super::backend::{BackendError, Created, ItemBackend};
+use super::backend::{BackendError, ItemBackend, one_way_writes};
 use super::pim::{PimBackend, dav_source};
 use super::{Account, Folder, FolderType, ItemClass, Source};
 use crate::ProtocolVersion;
@@ -50,7 +50,7 @@ pub fn is_converted(folder: &Folder) -> bool {
             };
             folder.kind.class() != native
         }
-        Source::Mail(_) => false,
+        Source::Mail(_) | Source::Files => false,
     }
 }
 
@@ -212,37 +212,7 @@ impl ItemBackend for ConvertedPim<'_> {
         })
     }
 
-    fn render_change(
-        &self,
-        folder: &Folder,
-        item: &Item,
-        server_id: &str,
-        opts: &EmailOptions,
-    ) -> Result<Element, BackendError> {
-        self.render(folder, item, server_id, opts)
-    }
-
-    fn change(&self, _folder: &Folder, item: &Item, _data: &Element) -> Result<u64, BackendError> {
-        Ok(item.modseq)
-    }
-
-    fn delete(
-        &self,
-        _folder: &Folder,
-        _item: &Item,
-        _as_move: bool,
-    ) -> Result<Option<u32>, BackendError> {
-        Err(BackendError::Unsupported)
-    }
-
-    fn add(
-        &self,
-        _folder: &Folder,
-        _data: &Element,
-        _origin: &str,
-    ) -> Result<Created, BackendError> {
-        Err(BackendError::Unsupported)
-    }
+    one_way_writes!();
 }
 
 #[cfg(test)]

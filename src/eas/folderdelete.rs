@@ -116,6 +116,8 @@ pub fn run(
     let deleted = match folder.source {
         Source::Mail(_) => account.delete_mail_folder(folder),
         Source::Dav(..) => account.delete_pim_folder(folder).map(|()| vec![folder.id]),
+        // The documents folder is shown, not owned: it is not the device's to delete.
+        Source::Files => return Ok(FolderDeleteResponse::failed(FolderDeleteStatus::Special)),
     };
     let removed = match deleted {
         Ok(ids) => ids,

@@ -151,6 +151,12 @@ pub fn run(
         (Source::Dav(..), Some(_)) => {
             return Ok(FolderUpdateResponse::failed(FolderUpdateStatus::BadRequest));
         }
+        // The documents folder is shown, not owned: it keeps its name.
+        (Source::Files, _) => {
+            return Ok(FolderUpdateResponse::failed(
+                FolderUpdateStatus::ExistsOrSpecial,
+            ));
+        }
     };
     let moved = match renamed {
         Ok(ids) => ids,

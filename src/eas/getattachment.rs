@@ -22,7 +22,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
                 let limits = DeviceLimits::load(&a, &r.user, &r.query.device_id)
                     .map_err(|e| e.to_string())?;
                 let folders = limits.visible(account.folders().map_err(|e| e.to_string())?);
-                find_attachment(&account, &folders, &limits, &name)
+                find_attachment(&account, &folders, &limits, r.version, &name)
             });
         match found {
             Ok(Some(att)) => Reply::Raw {

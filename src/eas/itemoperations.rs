@@ -330,12 +330,14 @@ pub struct Located {
     pub data: Vec<u8>,
 }
 
-/// Resolves a FileReference (`<collection>:<uid>:<index>`) in the user's own index; an
-/// attachment the device may not have (its options) is not found either.
+/// Resolves a FileReference (`<collection>:<uid>:<index>`) in the user's own index, among the
+/// folders the device sees (so a task or note shown as mail is found too); an attachment the
+/// device may not have (its options) is not found either.
 pub fn find_attachment(
     account: &Account<'_>,
     folders: &[Folder],
     limits: &DeviceLimits,
+    version: ProtocolVersion,
     reference: &str,
 ) -> Result<Option<Located>, String> {
     let Some((base, index)) = parse_file_reference(reference) else {
@@ -355,7 +357,7 @@ pub fn find_attachment(
     else {
         return Ok(None);
     };
-    let raw = match account.backend().raw(folder, &item) {
+    let raw = match account.items(version).raw(folder, &item) {
         Ok(r) => r,
         Err(crate::collections::BackendError::NotFound) => return Ok(None),
         Err(e) => return Err(e.to_string()),
@@ -380,7 +382,7 @@ fn fetch(
 ) -> Result<(ItemOpsStatus, Option<Fetched>), String> {
     match target {
         FetchTarget::Attachment(reference) => {
-            let Some(found) = find_attachment(account, folders, limits, reference)? else {
+            let Some(found) = find_attachment(account, folders, limits, version, reference)? else {
                 return Ok((ItemOpsStatus::InvalidAttachment, None));
             };
             let total = found.data.len() as u64;

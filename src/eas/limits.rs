@@ -6,7 +6,7 @@
 use crate::app::App;
 use crate::collections::groupware_mail::as_mail_folder;
 use crate::collections::pim_view;
-use crate::collections::{Folder, ItemClass};
+use crate::collections::{Folder, ItemClass, Source};
 use crate::device::DeviceError;
 use crate::device::options::{self, DeviceOptions, GroupwareFolders, MailFolders};
 use crate::items::email::{EmailOptions, MimeSupport};
@@ -33,7 +33,8 @@ impl DeviceLimits {
     }
 
     /// The folders the device may see, in the given order; with GroupWare mail access
-    /// (`groupware=all-as-mail`) tasks and notes collections are mail folders, else
+    /// (`groupware=all-as-mail`) tasks and notes collections are mail folders and the documents
+    /// folder is offered too, else
     /// `tasks_as_events` and `notes_as` may show them as calendars or task lists.
     pub fn visible(&self, folders: Vec<Folder>) -> Vec<Folder> {
         let mail_all = self.0.mail_folders == MailFolders::All;
@@ -42,8 +43,10 @@ impl DeviceLimits {
         folders
             .into_iter()
             .filter(|f| {
-                let all = match f.kind.class() {
-                    ItemClass::Email => mail_all,
+                let all = match (&f.source, f.kind.class()) {
+                    // The documents folder exists only as mail, with the GroupWare folders.
+                    (Source::Files, _) => as_mail,
+                    (_, ItemClass::Email) => mail_all,
                     _ => groupware_all,
                 };
                 all || f.kind.is_special()

@@ -1,10 +1,12 @@
 //! MeetingResponse (MS-ASCMD 2.2.1.11): the user accepts, tentatively accepts or declines a
-//! meeting, named by its request mail in a mail folder or by its event in a calendar. The
-//! user's PARTSTAT is written into the event in the calendar (the default calendar for a mail,
-//! created there from the invitation when absent); a decline removes the event, or the one
-//! occurrence. The request mail goes to Deleted Items, as Exchange does. In 16.x the iMIP REPLY
-//! goes to the organizer when the request carries SendResponse; earlier clients send their own
-//! answer with SendMail (MS-ASCMD 2.2.1.11), so none is sent for them.
+//! meeting, named by its request mail in a mail folder or by its event in a calendar (by
+//! CollectionId and RequestId, or by a Search result's LongId). The user's PARTSTAT is written
+//! into the event in the calendar (the default calendar for a mail, created there from the
+//! invitation when absent); a decline removes the event, or the one occurrence, which must be
+//! one the series has. The request mail goes to Deleted Items, as Exchange does. In 16.x the
+//! iMIP REPLY goes to the organizer when the request carries SendResponse (a COUNTER with the
+//! proposed times when a 16.1 client proposes new ones); earlier clients send their own answer
+//! with SendMail (MS-ASCMD 2.2.1.11), so none is sent for them.
 
 use super::fields::{self, ParseError, status_element, status_enum};
 use super::ids::{CollectionId, ServerId};
@@ -17,7 +19,7 @@ use crate::collections::scheduling::{self, CalendarFolder, Found};
 use crate::collections::{Account, BackendError, Folder, ItemBackend, ItemClass, Source};
 use crate::items::eas_time;
 use crate::items::imip::{self, Method};
-use crate::items::imip_reply::{self, PartStat};
+use crate::items::imip_reply::{self, PartStat, Proposal};
 use crate::state::index::{Item, Uid};
 use crate::store::vdir::{Href, PimError};
 use crate::wbxml::Element;
@@ -234,6 +236,34 @@ fn invalid<T>(why: impl Into<String>) -> Result<T, Failure> {
     Err(Failure::Invalid(why.into()))
 }
 
+/// The folder and item a Request names: a Search result's LongId (which is the item's ServerId,
+/// so it carries its folder), or CollectionId and RequestId. MS-ASCMD 2.2.3.150.2: with a LongId
+/// the other two MUST NOT be present.
+fn named(r: &ResponseRequest) -> Result<(u32, ServerId), Failure> {
+    match (&r.long_id, &r.collection_id, &r.request_id) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            invalid("LongId with CollectionId or RequestId")
+        }
+        (Some(long), None, None) => match ServerId::parse(long.trim()) {
+            Ok(id) => match id.numbers() {
+                Some((folder, _)) => Ok((folder, id)),
+                None => invalid(format!("bad LongId {long:?}")),
+            },
+            Err(_) => invalid(format!("bad LongId {long:?}")),
+        },
+        (None, Some(cid), Some(rid)) => {
+            let Some(folder) = cid.number() else {
+                return invalid(format!("no folder {}", cid.as_str()));
+            };
+            match ServerId::parse(rid) {
+                Ok(id) => Ok((folder, id)),
+                Err(_) => invalid(format!("bad RequestId {rid:?}")),
+            }
+        }
+        (None, _, _) => invalid("no LongId, nor CollectionId and RequestId"),
+    }
+}
+
 /// The meeting request mail or event a Request names.
 fn target<'a, 'f>(
     app: &'a App,
@@ -241,22 +271,9 @@ fn target<'a, 'f>(
     folders: &'f [Folder],
     r: &ResponseRequest,
 ) -> Result<Target<'a, 'f>, Failure> {
-    if r.long_id.is_some() {
-        return invalid(
-            "LongId (a search result) is not supported; use CollectionId and RequestId",
-        );
-    }
-    let (Some(cid), Some(rid)) = (&r.collection_id, &r.request_id) else {
-        return invalid("no CollectionId and RequestId");
-    };
-    let Some(folder) = cid
-        .number()
-        .and_then(|n| folders.iter().find(|f| f.id == n))
-    else {
-        return invalid(format!("no folder {}", cid.as_str()));
-    };
-    let Ok(rid) = ServerId::parse(rid) else {
-        return invalid(format!("bad RequestId {rid:?}"));
+    let (folder_id, rid) = named(r)?;
+    let Some(folder) = folders.iter().find(|f| f.id == folder_id) else {
+        return invalid(format!("no folder {folder_id}"));
     };
     match folder.kind.class() {
         ItemClass::Email if matches!(folder.source, Source::Mail(_)) => {
@@ -335,6 +352,7 @@ fn respond_one(
         },
         None => None,
     };
+    let proposal = proposal(r)?;
     let target = target(app, account, folders, r)?;
     let Some(uid) = imip_reply::event_uid(&target.ics) else {
         return invalid("the invitation's event has no UID");
@@ -382,9 +400,14 @@ fn respond_one(
     if version >= ProtocolVersion::V16_0
         && let Some(send) = &r.send_response
     {
-        send_reply(
-            app, user, &me, &addresses, &organizer, base, stat, instance, send,
-        );
+        let answer = Answer {
+            me: &me,
+            addresses: &addresses,
+            stat,
+            instance,
+            proposal,
+        };
+        send_reply(app, user, &answer, &organizer, base, send);
     }
     if target.folder.kind.class() == ItemClass::Email
         && let Err(e) = account.backend().delete(target.folder, &target.item, true)
@@ -431,22 +454,63 @@ fn store_answer(
     }
 }
 
-/// Mails the iMIP REPLY to the organizer. A failure is logged: the answer is recorded in the
-/// calendar either way, and deferred mail is retried by the outbound queue.
-#[allow(clippy::too_many_arguments)]
+/// The 16.1 counter-proposal of a Request: ProposedStartTime and ProposedEndTime (Compact
+/// DateTime, MS-ASCMD 2.2.3.140 and 2.2.3.141), the end only with a start and not before it.
+fn proposal(r: &ResponseRequest) -> Result<Option<Proposal>, Failure> {
+    let Some(send) = &r.send_response else {
+        return Ok(None);
+    };
+    let parse = |s: &String| {
+        eas_time::parse(s).map_or_else(|| invalid(format!("bad proposed time {s:?}")), Ok)
+    };
+    match (&send.proposed_start, &send.proposed_end) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => invalid("ProposedEndTime without ProposedStartTime"),
+        (Some(start), end) => {
+            let start = parse(start)?;
+            let end = end.as_ref().map(parse).transpose()?;
+            if end.is_some_and(|e| e < start) {
+                return invalid("the proposed end is before the proposed start");
+            }
+            Ok(Some(Proposal { start, end }))
+        }
+    }
+}
+
+/// The user's answer as the organizer is told it.
+struct Answer<'a> {
+    me: &'a imip_reply::Attendee,
+    addresses: &'a [String],
+    stat: PartStat,
+    instance: Option<Timestamp>,
+    /// New times proposed: the answer goes as an iTIP COUNTER instead of a REPLY.
+    proposal: Option<Proposal>,
+}
+
+/// Mails the iMIP REPLY, or the COUNTER when new times are proposed, to the organizer. A
+/// failure is logged: the answer is recorded in the calendar either way, and deferred mail is
+/// retried by the outbound queue.
 fn send_reply(
     app: &App,
     user: &str,
-    me: &imip_reply::Attendee,
-    addresses: &[String],
+    answer: &Answer<'_>,
     organizer: &str,
     base: &str,
-    stat: PartStat,
-    instance: Option<Timestamp>,
     send: &SendResponse,
 ) {
     let now = Timestamp::now();
-    let calendar = match imip_reply::reply_calendar(base, me, addresses, stat, instance, now) {
+    let Answer {
+        me,
+        addresses,
+        stat,
+        instance,
+        proposal,
+    } = *answer;
+    let calendar = match proposal {
+        Some(p) => imip_reply::counter_calendar(base, me, addresses, stat, instance, p, now),
+        None => imip_reply::reply_calendar(base, me, addresses, stat, instance, now),
+    };
+    let calendar = match calendar {
         Ok(c) => c,
         Err(e) => {
             log::warn!("{user}: no meeting reply sent: {e}");
@@ -464,17 +528,34 @@ fn send_reply(
         2 => crate::items::pim_body::html_to_text(data),
         _ => data.clone(),
     });
-    let message = imip_reply::reply_message(
-        me,
-        organizer,
-        summary.as_deref(),
-        stat,
-        comment.as_deref(),
-        &calendar,
-        now,
-    );
+    let message = match proposal {
+        Some(p) => imip_reply::counter_message(
+            me,
+            organizer,
+            summary.as_deref(),
+            stat,
+            p,
+            comment.as_deref(),
+            &calendar,
+            now,
+        ),
+        None => imip_reply::reply_message(
+            me,
+            organizer,
+            summary.as_deref(),
+            stat,
+            comment.as_deref(),
+            &calendar,
+            now,
+        ),
+    };
+    let kind = if proposal.is_some() {
+        "counter-proposal"
+    } else {
+        "reply"
+    };
     match crate::delivery::send_from(app, user, organizer, &message) {
-        Ok(to) => log::info!("{user}: meeting reply ({}) sent to {to}", stat.as_str()),
+        Ok(to) => log::info!("{user}: meeting {kind} ({}) sent to {to}", stat.as_str()),
         Err(e) => log::warn!("{user}: meeting reply to {organizer} not sent: {e}"),
     }
 }

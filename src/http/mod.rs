@@ -1,30 +1,53 @@
-//! The HTTP/1.1 front: listeners (plain and TLS), connection limits, hyper on smol.
+//! The HTTP/1.1 front: listeners (plain and TLS), connection limits, and our own HTTP/1.1 server on
+//! smol (`conn`), with the `http` crate's request and response types.
 //!
-//! hyper rather than async-h1: async-h1 has had no release since 2023, keeps running a handler after
-//! the client hangs up (a 30-minute Ping would linger for 30 minutes), loses pipelined requests and
-//! wants a Clone stream; hyper drops an abandoned handler's future when the connection closes, which is
-//! what makes held Pings cheap to abandon.
+//! Not hyper's server: hyper keeps an 8 KiB read buffer and an 8 KiB write buffer per connection for
+//! as long as it lives (no smaller size can be configured), more than issue #4's whole budget for a
+//! held Ping. Here a connection holds no buffer while a handler runs or while it idles, and the
+//! handler is dropped the moment the client hangs up. httparse (the parser hyper itself uses) reads
+//! the heads.
 
 pub mod body;
+mod chunked;
+mod conn;
+mod head;
+mod response;
+mod socket;
 pub mod tls;
 
 use crate::app::App;
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::Response;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, Timer};
-use smol_hyper::rt::{FuturesIo, SmolTimer};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-pub type Body = Full<Bytes>;
+/// A response body: always whole, so every response carries a Content-Length.
+#[derive(Debug, Clone, Default)]
+pub struct Body(Bytes);
+
+impl Body {
+    pub fn new(bytes: Bytes) -> Body {
+        Body(bytes)
+    }
+
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 /// What a handler learns about the connection a request came on.
 #[derive(Clone, Copy, Debug)]
@@ -108,7 +131,7 @@ async fn accept_loop(
                 listener: bound,
             };
             match tls {
-                None => serve_conn(app, stream, peer).await,
+                None => conn::serve(app, Box::new(stream), peer).await,
                 // Boxed: the TLS stream and handshake would otherwise make every plain
                 // connection's task as large as a TLS one.
                 Some(tls) => {
@@ -129,7 +152,7 @@ async fn accept_loop(
                             {
                                 log::debug!("{addr}: ACME validation handshake");
                             }
-                            Some(Ok(s)) => serve_conn(app, s, peer).await,
+                            Some(Ok(s)) => conn::serve(app, Box::new(s), peer).await,
                             Some(Err(e)) => log::debug!("{addr}: TLS handshake failed: {e}"),
                             None => log::debug!("{addr}: TLS handshake timed out"),
                         }
@@ -185,38 +208,6 @@ async fn refuse_busy(mut stream: TcpStream) {
             .write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             .await;
         let _ = stream.flush().await;
-    }
-}
-
-async fn serve_conn<S>(app: Arc<App>, stream: S, peer: Peer)
-where
-    S: smol::io::AsyncRead + smol::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let header_timeout = Duration::from_secs(app.config.limits.header_timeout_secs.into());
-    // hyper's header timeout also closes idle keep-alive connections, which is routine; only a
-    // connection that never sent a whole request head is worth a log line.
-    let served = Arc::new(AtomicBool::new(false));
-    let seen = served.clone();
-    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-        let app = app.clone();
-        seen.store(true, Ordering::Relaxed);
-        async move { Ok::<_, std::convert::Infallible>(crate::router::route(app, req, peer).await) }
-    });
-    let conn = http1::Builder::new()
-        .timer(SmolTimer::new())
-        .header_read_timeout(header_timeout)
-        .keep_alive(true)
-        .serve_connection(FuturesIo::new(stream), service);
-    if let Err(e) = conn.await {
-        if e.is_timeout() && !served.load(Ordering::Relaxed) {
-            log::info!(
-                "{}: request headers not received within {} s; connection closed",
-                peer.addr,
-                header_timeout.as_secs()
-            );
-        } else {
-            log::debug!("{}: connection ended: {e}", peer.addr);
-        }
     }
 }
 

@@ -83,6 +83,13 @@ fn recurrence_of(ev: &Component, times: &EventTimes, zones: &Zones) -> Option<Re
     Recurrence::from_rrule(&rule, times.zone.to_datetime(times.start), until)
 }
 
+/// Whether the recurring `series` (a master VEVENT) has a live occurrence originally starting at
+/// `at`: its start, an RDATE or an instance of its RRULE, not deleted by an EXDATE.
+pub fn series_has_occurrence(series: &Component, zones: &Zones, at: Timestamp) -> bool {
+    times::read(series, zones, &jiff::tz::TimeZone::UTC, None)
+        .is_some_and(|t| exceptions::is_occurrence(series, zones, &t, at))
+}
+
 /// The ApplicationData of the event in `ics`.
 pub fn event_to_eas(ics: &str, opts: &ConvertOptions) -> Result<Element, ItemError> {
     let doc = Document::parse(ics).into_calendar();

@@ -3,13 +3,14 @@
 //! version easd speaks; attachments are listed by stable index and fetched by FileReference;
 //! 16.x drafts go the other way, from `ApplicationData` to a message.
 
-mod address;
+pub mod address;
 mod app_data;
 mod attachments;
 mod body;
 pub mod compose;
 mod conversation;
 mod draft;
+pub mod file_message;
 mod html;
 mod options;
 mod parsed;
@@ -23,9 +24,10 @@ pub use attachments::{AttachmentData, attachment, file_reference, parse_file_ref
 pub use body::MAX_PREVIEW;
 pub use draft::{Draft, DraftInput, draft_to_mime};
 pub use options::{
-    EmailOptions, MessageMeta, MimeSupport, mime_truncation_limit, truncation_limit,
+    EmailOptions, LastVerb, MessageMeta, MimeSupport, RecordedVerb, mime_truncation_limit,
+    truncation_limit,
 };
-pub use smart::{SmartError, SmartKind, smart_message};
+pub use smart::{SmartError, SmartKind, reply_verb, smart_message};
 
 /// Why an email request or conversion was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

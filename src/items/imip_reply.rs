@@ -1,7 +1,9 @@
 //! An attendee's answer to an invitation: the PARTSTAT written into the stored event (for the
 //! whole series or one occurrence), the occurrence removed on a decline, and the iMIP REPLY
-//! (RFC 6047, RFC 5546 3.2.3) mailed to the organizer.
+//! (RFC 6047, RFC 5546 3.2.3) mailed to the organizer, or the COUNTER (RFC 5546 3.2.7) when the
+//! attendee proposes new times.
 
+use super::calendar::series_has_occurrence;
 use super::component::{Component, Document};
 use super::contentline::Property;
 use super::email::compose::{base64_lines, encode_text, header, rfc5322_date};
@@ -99,7 +101,10 @@ fn like_start(master: &Component, at: Timestamp, name: &str) -> Property {
 
 /// The index of the VEVENT for occurrence `instance` (an override, made from the series when
 /// there is none yet), or of the series when `instance` is `None`.
-fn target_event(cal: &mut Component, instance: Option<Timestamp>) -> Result<usize, ItemError> {
+pub(super) fn target_event(
+    cal: &mut Component,
+    instance: Option<Timestamp>,
+) -> Result<usize, ItemError> {
     let zones = Zones::from_calendar(cal);
     let events: Vec<usize> = (0..cal.children.len())
         .filter(|&i| cal.children[i].is("VEVENT"))
@@ -120,7 +125,10 @@ fn target_event(cal: &mut Component, instance: Option<Timestamp>) -> Result<usiz
     {
         return Ok(i);
     }
-    let Some(m) = master.filter(|&m| cal.children[m].prop("RRULE").is_some()) else {
+    let Some(m) = master.filter(|&m| {
+        cal.children[m].prop("RRULE").is_some()
+            && series_has_occurrence(&cal.children[m], &zones, at)
+    }) else {
         return Err(ItemError::NoSuchInstance(at.to_string()));
     };
     let series = &cal.children[m];
@@ -307,12 +315,15 @@ pub fn decline_occurrence(ics: &str, instance: Timestamp) -> Result<String, Item
     let mut doc = Document::parse(ics).into_calendar();
     let cal = calendar_of(&mut doc)?;
     let zones = Zones::from_calendar(cal);
+    let before = cal.children.len();
     cal.children
         .retain(|c| !(c.is("VEVENT") && recurrence_instant(c, &zones) == Some(instance)));
+    let overridden = cal.children.len() < before;
     let master = cal
         .children
         .iter_mut()
         .find(|c| c.is("VEVENT") && c.prop("RECURRENCE-ID").is_none() && c.prop("RRULE").is_some())
+        .filter(|m| overridden || series_has_occurrence(m, &zones, instance))
         .ok_or_else(|| ItemError::NoSuchInstance(instance.to_string()))?;
     let exdate = like_start(master, instance, "EXDATE");
     master.props.push(exdate);
@@ -328,24 +339,112 @@ pub fn reply_calendar(
     instance: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<String, ItemError> {
+    answer_calendar(ics, me, addresses, stat, instance, None, now)
+}
+
+/// New times an attendee proposes for the meeting (MeetingResponse 16.1 ProposedStartTime and
+/// ProposedEndTime); without an end the meeting keeps its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    pub start: Timestamp,
+    pub end: Option<Timestamp>,
+}
+
+/// The iTIP COUNTER (RFC 5546 3.2.7) for the series or occurrence `instance`: the event as the
+/// organizer sent it (so the organizer's program can show what changes) with the proposed
+/// DTSTART and DTEND, and the attendee with `stat`.
+pub fn counter_calendar(
+    ics: &str,
+    me: &Attendee,
+    addresses: &[String],
+    stat: PartStat,
+    instance: Option<Timestamp>,
+    proposal: Proposal,
+    now: Timestamp,
+) -> Result<String, ItemError> {
+    answer_calendar(ics, me, addresses, stat, instance, Some(proposal), now)
+}
+
+/// The length of `ev` from its DTSTART to its DTEND (or its DURATION).
+fn length_of(ev: &Component, zones: &Zones) -> Option<jiff::SignedDuration> {
+    let utc = TimeZone::UTC;
+    let start = IcalTime::from_prop(ev.prop("DTSTART")?)?.to_timestamp(zones, &utc)?;
+    if let Some(end) = ev.prop("DTEND").and_then(IcalTime::from_prop) {
+        return Some(start.duration_until(end.to_timestamp(zones, &utc)?));
+    }
+    let span: jiff::Span = ev.text("DURATION")?.trim().parse().ok()?;
+    let end = start
+        .to_zoned_datetime(utc)
+        .checked_add(span)
+        .ok()?
+        .timestamp();
+    Some(start.duration_until(end))
+}
+
+fn answer_calendar(
+    ics: &str,
+    me: &Attendee,
+    addresses: &[String],
+    stat: PartStat,
+    instance: Option<Timestamp>,
+    proposal: Option<Proposal>,
+    now: Timestamp,
+) -> Result<String, ItemError> {
     let mut doc = Document::parse(ics).into_calendar();
     let eol = "\r\n";
     let cal = calendar_of(&mut doc)?;
+    let zones = Zones::from_calendar(cal);
     let i = target_event(cal, instance)?;
     let source = cal.children[i].clone();
     let mut ev = Component::new("VEVENT");
-    let copy = ["UID", "RECURRENCE-ID", "SEQUENCE", "ORGANIZER", "SUMMARY"];
+    let copy: &[&str] = match proposal {
+        None => &["UID", "RECURRENCE-ID", "SEQUENCE", "ORGANIZER", "SUMMARY"],
+        Some(_) => &[
+            "UID",
+            "RECURRENCE-ID",
+            "SEQUENCE",
+            "ORGANIZER",
+            "SUMMARY",
+            "LOCATION",
+            "DESCRIPTION",
+            "RRULE",
+            "EXDATE",
+        ],
+    };
     for name in copy {
-        if let Some(p) = source.prop(name) {
+        for p in source.props_named(name) {
+            if instance.is_some() && matches!(*name, "RRULE" | "EXDATE") {
+                continue;
+            }
             ev.props.push(p.clone());
         }
     }
-    if instance.is_none() {
-        for name in ["DTSTART", "DTEND", "DURATION"] {
-            if let Some(p) = source.prop(name) {
-                ev.props.push(p.clone());
+    match proposal {
+        Some(p) => {
+            let end = match p.end {
+                Some(end) => end,
+                None => {
+                    let length = length_of(&source, &zones)
+                        .ok_or(ItemError::Unusable("the meeting has no valid DTSTART"))?;
+                    p.start
+                        .checked_add(length)
+                        .map_err(|_| ItemError::Unusable("the proposed end is out of range"))?
+                }
+            };
+            if end < p.start {
+                return Err(ItemError::Unusable("the proposed end is before its start"));
+            }
+            ev.props.push(IcalTime::Utc(p.start).to_prop("DTSTART"));
+            ev.props.push(IcalTime::Utc(end).to_prop("DTEND"));
+        }
+        None if instance.is_none() => {
+            for name in ["DTSTART", "DTEND", "DURATION"] {
+                if let Some(p) = source.prop(name) {
+                    ev.props.push(p.clone());
+                }
             }
         }
+        None => {}
     }
     ev.props.push(IcalTime::Utc(now).to_prop("DTSTAMP"));
     let mut attendee = source
@@ -366,7 +465,12 @@ pub fn reply_calendar(
     out.props
         .push(Property::new("PRODID", "-//easd//iMIP reply//EN"));
     out.props.push(Property::new("VERSION", "2.0"));
-    out.props.push(Property::new("METHOD", "REPLY"));
+    let method = if proposal.is_some() {
+        "COUNTER"
+    } else {
+        "REPLY"
+    };
+    out.props.push(Property::new("METHOD", method));
     let used: Vec<String> = ev
         .props
         .iter()
@@ -395,6 +499,45 @@ pub fn reply_message(
     calendar: &str,
     now: Timestamp,
 ) -> Vec<u8> {
+    answer_message(me, organizer, summary, stat, None, comment, calendar, now)
+}
+
+/// The counter-proposal as a message from `me` to `organizer`: the REPLY's text with the
+/// proposed times, and the COUNTER object as `text/calendar; method=COUNTER`.
+#[allow(clippy::too_many_arguments)]
+pub fn counter_message(
+    me: &Attendee,
+    organizer: &str,
+    summary: Option<&str>,
+    stat: PartStat,
+    proposal: Proposal,
+    comment: Option<&str>,
+    calendar: &str,
+    now: Timestamp,
+) -> Vec<u8> {
+    answer_message(
+        me,
+        organizer,
+        summary,
+        stat,
+        Some(proposal),
+        comment,
+        calendar,
+        now,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer_message(
+    me: &Attendee,
+    organizer: &str,
+    summary: Option<&str>,
+    stat: PartStat,
+    proposal: Option<Proposal>,
+    comment: Option<&str>,
+    calendar: &str,
+    now: Timestamp,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let from = match &me.name {
         Some(name) if name.is_ascii() => {
@@ -405,9 +548,14 @@ pub fn reply_message(
     };
     header(&mut out, "From", &from);
     header(&mut out, "To", organizer);
+    // Outlook's prefix for a counter-proposal, whatever the answer.
+    let prefix = match proposal {
+        Some(_) => "New Time Proposed",
+        None => stat.subject_prefix(),
+    };
     let subject = match summary {
-        Some(s) => format!("{}: {s}", stat.subject_prefix()),
-        None => stat.subject_prefix().to_string(),
+        Some(s) => format!("{prefix}: {s}"),
+        None => prefix.to_string(),
     };
     header(&mut out, "Subject", &encode_text(&subject));
     header(&mut out, "Date", &rfc5322_date(now.as_second()));
@@ -426,6 +574,20 @@ pub fn reply_message(
         PartStat::Declined => "declined",
     };
     let mut text = format!("{who} has {verb} this invitation.\r\n");
+    if let Some(p) = proposal {
+        let when = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
+        text.push_str(&format!("{who} proposes a new time: {}", when(p.start)));
+        if let Some(end) = p.end {
+            text.push_str(&format!(" to {}", when(end)));
+        }
+        text.push_str(".\r\n");
+    }
+    let method = if proposal.is_some() {
+        "COUNTER"
+    } else {
+        "REPLY"
+    };
+    let calendar_type = format!("text/calendar; charset=utf-8; method={method}");
     if let Some(c) = comment.map(str::trim).filter(|c| !c.is_empty()) {
         text.push_str("\r\n");
         text.push_str(c);
@@ -433,7 +595,7 @@ pub fn reply_message(
     }
     let parts = [
         ("text/plain; charset=utf-8", text.as_str()),
-        ("text/calendar; charset=utf-8; method=REPLY", calendar),
+        (calendar_type.as_str(), calendar),
     ];
     for (ctype, body) in parts {
         out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
@@ -532,6 +694,71 @@ END:VEVENT\r\nEND:VCALENDAR\r\n";
     }
 
     #[test]
+    fn counter_proposes_new_times() {
+        let (me, addrs) = alice();
+        let now = at("2026-02-01T12:00:00Z");
+        let proposal = Proposal {
+            start: at("2026-03-10T13:00:00Z"),
+            end: None,
+        };
+        let c =
+            counter_calendar(EVENT, &me, &addrs, PartStat::Tentative, None, proposal, now).unwrap();
+        assert!(c.contains("METHOD:COUNTER\r\n"), "{c}");
+        // Without an end the hour-long meeting keeps its length.
+        assert!(
+            c.contains("DTSTART:20260310T130000Z\r\nDTEND:20260310T140000Z\r\n"),
+            "{c}"
+        );
+        assert!(c.contains("RRULE:FREQ=WEEKLY;COUNT=4\r\n"));
+        assert!(c.contains("ORGANIZER;CN=Olga:mailto:olga@example.org"));
+        assert!(c.contains("ATTENDEE;CN=Alice;PARTSTAT=TENTATIVE:mailto:ALICE@example.com"));
+        assert!(!c.contains("TZID=Europe/Paris:20260310T100000"));
+        // One occurrence: its RECURRENCE-ID, no rule; an end before the start is refused.
+        let one = Proposal {
+            start: at("2026-03-17T15:00:00Z"),
+            end: Some(at("2026-03-17T15:30:00Z")),
+        };
+        let c = counter_calendar(
+            EVENT,
+            &me,
+            &addrs,
+            PartStat::Declined,
+            Some(at("2026-03-17T09:00:00Z")),
+            one,
+            now,
+        )
+        .unwrap();
+        assert!(c.contains("RECURRENCE-ID"), "{c}");
+        assert!(!c.contains("RRULE"));
+        assert!(c.contains("DTEND:20260317T153000Z"));
+        let backwards = Proposal {
+            start: one.start,
+            end: Some(at("2026-03-17T14:00:00Z")),
+        };
+        assert!(
+            counter_calendar(EVENT, &me, &addrs, PartStat::Declined, None, backwards, now).is_err()
+        );
+        let msg = counter_message(
+            &me,
+            "olga@example.org",
+            Some("Planning"),
+            PartStat::Declined,
+            one,
+            None,
+            &c,
+            now,
+        );
+        let parsed = mail_parser::MessageParser::default().parse(&msg).unwrap();
+        assert_eq!(parsed.subject(), Some("New Time Proposed: Planning"));
+        let text = parsed.body_text(0).unwrap();
+        assert!(
+            text.contains("2026-03-17 15:00 UTC to 2026-03-17 15:30 UTC"),
+            "{text}"
+        );
+        assert!(String::from_utf8_lossy(&msg).contains("method=COUNTER"));
+    }
+
+    #[test]
     fn unnamed_user_is_added() {
         let me = Attendee {
             address: "carol@example.com".into(),
@@ -578,16 +805,21 @@ END:VEVENT\r\nEND:VCALENDAR\r\n";
         );
         let again = respond(&out, &me, &addrs, PartStat::Accepted, Some(second)).unwrap();
         assert_eq!(Document::parse(&again).components[0].children.len(), 3);
-        assert!(
+        // A Wednesday is no occurrence of this Tuesday series.
+        assert!(matches!(
             respond(
                 EVENT,
                 &me,
                 &addrs,
                 PartStat::Accepted,
                 Some(at("2026-03-18T09:00:00Z"))
-            )
-            .is_ok()
-        );
+            ),
+            Err(ItemError::NoSuchInstance(_))
+        ));
+        assert!(matches!(
+            decline_occurrence(EVENT, at("2026-03-18T09:00:00Z")),
+            Err(ItemError::NoSuchInstance(_))
+        ));
         let declined = decline_occurrence(&out, second).unwrap();
         assert!(declined.contains("EXDATE:20260317T090000Z"));
         assert_eq!(

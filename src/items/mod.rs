@@ -10,6 +10,7 @@ pub mod eas_time;
 pub mod email;
 pub mod ical_time;
 pub mod imip;
+pub mod imip_forward;
 pub mod imip_reply;
 pub mod merge;
 pub mod note;

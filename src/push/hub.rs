@@ -1,7 +1,7 @@
 //! Wake-ups per user and collection. A held Ping or Sync registers a [`Subscription`] naming the
 //! collections it watches; a change to one of them wakes every subscription of that user watching it,
 //! and only those. A subscription is a slot in a map and a channel: no timer, no thread, and dropping
-//! it (the client hung up, hyper dropped the handler) unregisters it at once.
+//! it (the client hung up, the connection dropped the handler) unregisters it at once.
 
 use smol::channel::{Receiver, Sender, TrySendError};
 use std::collections::HashMap;

@@ -116,12 +116,15 @@ pub enum ClientResult {
         uid: Option<u32>,
         status: u16,
     },
+    /// `instance_id`: the occurrence a 16.x Change or Delete named, echoed in its answer.
     Changed {
         server_id: String,
+        instance_id: Option<String>,
         status: u16,
     },
     Deleted {
         server_id: String,
+        instance_id: Option<String>,
         status: u16,
     },
 }
@@ -322,11 +325,23 @@ impl CollectionState {
                     w.u32(0).str(client_id).u32(uid.map_or(0, |u| u + 1));
                     w.u32(u32::from(*status));
                 }
-                ClientResult::Changed { server_id, status } => {
-                    w.u32(1).str(server_id).u32(u32::from(*status));
+                // Kinds 3 and 4 carry an occurrence; states written before them still read.
+                ClientResult::Changed {
+                    server_id,
+                    instance_id,
+                    status,
                 }
-                ClientResult::Deleted { server_id, status } => {
-                    w.u32(2).str(server_id).u32(u32::from(*status));
+                | ClientResult::Deleted {
+                    server_id,
+                    instance_id,
+                    status,
+                } => {
+                    let deleted = matches!(c, ClientResult::Deleted { .. });
+                    match instance_id {
+                        None => w.u32(if deleted { 2 } else { 1 }).str(server_id),
+                        Some(i) => w.u32(if deleted { 4 } else { 3 }).str(server_id).str(i),
+                    };
+                    w.u32(u32::from(*status));
                 }
             }
         }
@@ -362,10 +377,22 @@ impl CollectionState {
                 },
                 1 => ClientResult::Changed {
                     server_id: r.str()?.to_string(),
+                    instance_id: None,
                     status: status(&mut r)?,
                 },
                 2 => ClientResult::Deleted {
                     server_id: r.str()?.to_string(),
+                    instance_id: None,
+                    status: status(&mut r)?,
+                },
+                3 => ClientResult::Changed {
+                    server_id: r.str()?.to_string(),
+                    instance_id: Some(r.str()?.to_string()),
+                    status: status(&mut r)?,
+                },
+                4 => ClientResult::Deleted {
+                    server_id: r.str()?.to_string(),
+                    instance_id: Some(r.str()?.to_string()),
                     status: status(&mut r)?,
                 },
                 _ => return Err(CodecError("client result kind")),
@@ -435,11 +462,23 @@ mod tests {
                     },
                     ClientResult::Changed {
                         server_id: "3:4".into(),
+                        instance_id: None,
                         status: 7,
                     },
                     ClientResult::Deleted {
                         server_id: "3:5".into(),
+                        instance_id: None,
                         status: 8,
+                    },
+                    ClientResult::Changed {
+                        server_id: "3:6".into(),
+                        instance_id: Some("20300311T080000Z".into()),
+                        status: 8,
+                    },
+                    ClientResult::Deleted {
+                        server_id: "3:6".into(),
+                        instance_id: Some("20300318T080000Z".into()),
+                        status: 1,
                     },
                 ],
             },

@@ -2,6 +2,7 @@
 //! Commands see folders, message keys and flags, never paths; the Maildir++
 //! implementation lives in [`maildir`].
 
+pub mod files;
 pub mod maildir;
 pub mod utf7;
 pub mod vdir;
@@ -403,6 +404,18 @@ fn fnv1a(mut hash: u64, value: u64) -> u64 {
         hash = (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
     }
     hash
+}
+
+/// A file's version for the change index: it moves whenever the file is replaced (inode),
+/// rewritten (mtime) or resized.
+pub(crate) fn file_version(meta: &std::fs::Metadata) -> String {
+    format!(
+        "{:x}-{:x}.{:x}-{:x}",
+        meta.ino(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.size()
+    )
 }
 
 fn nanos(secs: i64, nsec: i64) -> u64 {

@@ -10,19 +10,28 @@
 pub mod client_ids;
 pub mod request;
 
-pub use request::{ComposeCommand, ComposeRequest, ComposeResponse, ComposeSource, ComposeStatus};
+pub use request::{
+    ComposeBody, ComposeCommand, ComposeRequest, ComposeResponse, ComposeSource, ComposeStatus,
+    Forwardee,
+};
 
 use super::ids::{CollectionId, ServerId};
 use super::limits::DeviceLimits;
 use super::{Reply, Request};
 use crate::ProtocolVersion;
 use crate::app::App;
+use crate::collections::scheduling::{self, CalendarFolder, SchedulingError};
 use crate::collections::{Account, BackendError, Folder, FolderType, ItemBackend, ItemClass};
-use crate::items::email::{SmartError, SmartKind, smart_message};
+use crate::items::email::address::Mailbox;
+use crate::items::email::{LastVerb, SmartError, SmartKind, reply_verb, smart_message};
+use crate::items::imip_forward;
+use crate::items::pim::ItemError;
 use crate::outbound::{Permanent, PrepareError, SendError, SendOutcome, SmtpError};
 use crate::state::index::{Item, Uid};
 use crate::state::mail::collection_name;
+use crate::store::vdir::{Href, PimError};
 use crate::store::{FlagUpdate, Flags, FolderName};
+use jiff::Timestamp;
 use mail_parser::{HeaderName, MessageParser};
 use std::sync::Arc;
 
@@ -30,8 +39,15 @@ use std::sync::Arc;
 struct Ready {
     request: ComposeRequest,
     message: Vec<u8>,
-    /// The (folder id, uid) of the message replied to or forwarded.
-    original: Option<(u32, u32)>,
+    /// The message replied to or forwarded, to mark.
+    original: Option<Original>,
+}
+
+/// A mail original and what was done with it.
+struct Original {
+    folder_id: u32,
+    uid: u32,
+    verb: LastVerb,
 }
 
 pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
@@ -175,7 +191,7 @@ fn check_and_compose(
             }
         }
     }
-    if !starts_with_a_field(&request.mime) {
+    if request.forwardees.is_empty() && !starts_with_a_field(&request.mime) {
         log::info!("{log_prefix}: the message does not start with a header field");
         return Err(ComposeStatus::InvalidMime);
     }
@@ -193,8 +209,43 @@ fn check_and_compose(
         });
     };
     let source = request.source.clone().unwrap_or_default();
-    let (folder_id, uid, original) = find_original(app, user, device, &source, &log_prefix)?;
-    let message = match smart_message(kind, &request.mime, &original, request.replace_mime) {
+    let (mail, original) = match find_original(app, user, device, &source, &log_prefix)? {
+        Source::Mail(folder_id, uid, raw) => (Some((folder_id, uid)), raw),
+        Source::Event(raw) => (None, raw),
+    };
+    // 16.0 Forwardees: the server writes the message the client would have sent.
+    let client = if request.forwardees.is_empty() {
+        request.mime.clone()
+    } else {
+        let me = scheduling::attendee(app, user);
+        let to: Vec<Mailbox> = request
+            .forwardees
+            .iter()
+            .map(|f| Mailbox {
+                name: f.name.clone().filter(|n| !n.is_empty()),
+                address: f.email.clone(),
+            })
+            .collect();
+        let subject = MessageParser::new()
+            .parse_headers(&original)
+            .and_then(|m| m.subject().map(str::to_string))
+            .unwrap_or_default();
+        let body = request.body.clone().unwrap_or(ComposeBody {
+            html: false,
+            data: String::new(),
+        });
+        imip_forward::forward_message(
+            &Mailbox {
+                name: me.name,
+                address: me.address,
+            },
+            &to,
+            &subject,
+            &body.data,
+            body.html,
+        )
+    };
+    let message = match smart_message(kind, &client, &original, request.replace_mime) {
         Ok(m) => m,
         Err(SmartError::NotAMessage) => {
             log::info!("{log_prefix}: the client's message has no header");
@@ -205,10 +256,19 @@ fn check_and_compose(
             return Err(ComposeStatus::ServerErrorRetryLater);
         }
     };
+    let verb = match kind {
+        SmartKind::Forward => LastVerb::Forward,
+        SmartKind::Reply => reply_verb(&client, &original, |a| a.eq_ignore_ascii_case(user)),
+    };
     Ok(Ready {
         request,
         message,
-        original: Some((folder_id, uid)),
+        // An event has no answered or forwarded flag to set.
+        original: mail.map(|(folder_id, uid)| Original {
+            folder_id,
+            uid,
+            verb,
+        }),
     })
 }
 
@@ -244,14 +304,22 @@ fn is_eas_datetime(s: &str) -> bool {
         && b[23] == b'Z'
 }
 
-/// The message a SmartReply or SmartForward refers to: (folder id, uid, raw bytes).
+/// What a SmartReply or SmartForward refers to.
+enum Source {
+    /// A message: its folder id, uid and bytes.
+    Mail(u32, u32, Vec<u8>),
+    /// A calendar item (16.0+), as the message standing for it.
+    Event(Vec<u8>),
+}
+
+/// The message or calendar item a SmartReply or SmartForward refers to.
 fn find_original(
     app: &App,
     user: &str,
     device: &str,
     source: &ComposeSource,
     log_prefix: &str,
-) -> Result<(u32, u32, Vec<u8>), ComposeStatus> {
+) -> Result<Source, ComposeStatus> {
     let internal = |e: String| {
         log::error!("{log_prefix}: {e}");
         ComposeStatus::ServerError
@@ -295,11 +363,12 @@ fn find_original(
     let Some(folder) = folders.iter().find(|f| f.id == coll_id) else {
         return Err(not_found());
     };
+    if folder.kind.class() == ItemClass::Calendar {
+        return find_event(app, user, folder, uid, source, log_prefix).map(Source::Event);
+    }
     if folder.kind.class() != ItemClass::Email {
-        // Meeting items live in the calendar store, not as messages: a forward of one (with or
-        // without an occurrence's InstanceId) has no original to complete it from.
         log::info!(
-            "{log_prefix}: {id:?} is a {} item, not a message",
+            "{log_prefix}: {id:?} is a {} item, neither a message nor an event",
             folder.kind.class().name()
         );
         return Err(ComposeStatus::ItemNotFound);
@@ -314,9 +383,71 @@ fn find_original(
         .map_err(|e| internal(e.to_string()))?
         .ok_or_else(not_found)?;
     match backend.raw(folder, &item) {
-        Ok(raw) => Ok((coll_id, uid, raw)),
+        Ok(raw) => Ok(Source::Mail(coll_id, uid, raw)),
         Err(BackendError::NotFound) => Err(not_found()),
         Err(e) => Err(internal(e.to_string())),
+    }
+}
+
+/// The event `uid` of the calendar `folder` (or its occurrence at the Source's InstanceId) as
+/// the message standing for it.
+fn find_event(
+    app: &App,
+    user: &str,
+    folder: &Folder,
+    uid: u32,
+    source: &ComposeSource,
+    log_prefix: &str,
+) -> Result<Vec<u8>, ComposeStatus> {
+    let internal = |e: String| {
+        log::error!("{log_prefix}: {e}");
+        ComposeStatus::ServerError
+    };
+    let not_found = |why: String| {
+        log::info!("{log_prefix}: {why}");
+        ComposeStatus::ItemNotFound
+    };
+    let crate::collections::Source::Dav(name, _) = &folder.source else {
+        return Err(not_found(format!("folder {} holds no events", folder.id)));
+    };
+    let item = app
+        .index
+        .item(folder.coll, Uid(uid))
+        .map_err(|e| internal(e.to_string()))?
+        .ok_or_else(|| not_found(format!("no event {}:{uid}", folder.id)))?;
+    let href = Href::parse(&item.key).map_err(|e| internal(e.to_string()))?;
+    let store = app.pim_store(user).map_err(|e| internal(e.to_string()))?;
+    let calendar = CalendarFolder::open(app, user, store, name.clone())
+        .map_err(|e| internal(e.to_string()))?;
+    let ics = match calendar.read(&href) {
+        Ok(text) => text,
+        Err(SchedulingError::Pim(PimError::ItemNotFound(_))) => {
+            return Err(not_found(format!("event {}:{uid} is gone", folder.id)));
+        }
+        Err(e) => return Err(internal(e.to_string())),
+    };
+    let instance = match source.instance_id.as_deref().map(str::trim) {
+        Some(i) => Some(
+            i.parse::<Timestamp>()
+                .map_err(|_| ComposeStatus::InvalidDateTime)?,
+        ),
+        None => None,
+    };
+    let me = scheduling::attendee(app, user);
+    let fallback = Mailbox {
+        name: me.name,
+        address: me.address,
+    };
+    match imip_forward::event_message(&ics, instance, &fallback, Timestamp::now()) {
+        Ok(raw) => Ok(raw),
+        Err(ItemError::NoSuchInstance(at)) => Err(not_found(format!(
+            "event {}:{uid} has no occurrence at {at}",
+            folder.id
+        ))),
+        Err(e) => {
+            log::warn!("{log_prefix}: event {}:{uid} unusable: {e}", folder.id);
+            Err(ComposeStatus::ItemNotFound)
+        }
     }
 }
 
@@ -386,14 +517,10 @@ fn after_send(
             log::error!("{log_prefix}: no copy in Sent: {e}");
         }
     }
-    if let Some((folder_id, uid)) = ready.original {
-        let flag = match ready.request.command {
-            ComposeCommand::SmartForward => Flags::PASSED,
-            _ => Flags::REPLIED,
-        };
-        if let Err(e) = mark_original(app, &account, folder_id, uid, flag) {
-            log::warn!("{log_prefix}: original not marked: {e}");
-        }
+    if let Some(original) = &ready.original
+        && let Err(e) = mark_original(app, &account, original)
+    {
+        log::warn!("{log_prefix}: original not marked: {e}");
     }
     None
 }
@@ -444,28 +571,41 @@ fn save_sent(app: &App, account: &Account<'_>, copy: &[u8]) -> Result<(), String
     Ok(())
 }
 
-fn mark_original(
-    app: &App,
-    account: &Account<'_>,
-    folder_id: u32,
-    uid: u32,
-    flag: Flags,
-) -> Result<(), String> {
+fn mark_original(app: &App, account: &Account<'_>, original: &Original) -> Result<(), String> {
+    let flag = match original.verb {
+        LastVerb::Forward => Flags::PASSED,
+        LastVerb::ReplyToSender | LastVerb::ReplyToAll => Flags::REPLIED,
+    };
     let folder: Folder = account
-        .folder(folder_id)
+        .folder(original.folder_id)
         .map_err(|e| e.to_string())?
         .ok_or("its folder is gone")?;
     let item: Item = app
         .index
-        .item(folder.coll, Uid(uid))
+        .item(folder.coll, Uid(original.uid))
         .map_err(|e| e.to_string())?
         .ok_or("it is gone")?;
     // The time first, so a Sync that sees the flag also sees when.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    crate::state::verb_times::record(&app.db, account.user, &item.key, now)
-        .map_err(|e| e.to_string())?;
+    let recorded = crate::state::verb_times::record(
+        &app.db,
+        account.user,
+        &item.key,
+        original.verb.code(),
+        now,
+    )
+    .map_err(|e| e.to_string())?;
+    if recorded.prune_due() {
+        match account.backend().prune_verb_times() {
+            Ok(gone) => log::debug!(
+                "{}: {gone} reply times of gone messages pruned",
+                account.user
+            ),
+            Err(e) => log::warn!("{}: reply times not pruned: {e}", account.user),
+        }
+    }
     account
         .backend()
         .update_flags(

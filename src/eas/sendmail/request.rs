@@ -4,7 +4,7 @@
 
 use crate::eas::fields::{self, ParseError, status_element, status_enum};
 use crate::eas::{Command, EasQuery};
-use crate::wbxml::tags::{composemail as cm, rightsmanagement};
+use crate::wbxml::tags::{airsyncbase, composemail as cm, rightsmanagement};
 use crate::wbxml::{Element, Tag};
 
 status_enum!(
@@ -112,6 +112,22 @@ impl ComposeSource {
     }
 }
 
+/// 16.0+: someone a calendar item is forwarded to (MS-ASCMD 2.2.3.78).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Forwardee {
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// 16.0+: the text of a calendar item's forward when the server writes the message itself
+/// (airsyncbase:Body with Forwardees, instead of Mime).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComposeBody {
+    /// HTML (Type 2) rather than plain text (Type 1).
+    pub html: bool,
+    pub data: String,
+}
+
 /// One SendMail, SmartReply or SmartForward, in either form.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ComposeRequest {
@@ -127,6 +143,10 @@ pub struct ComposeRequest {
     pub mime: Vec<u8>,
     /// 14.1+: an IRM template to protect the message with.
     pub template_id: Option<String>,
+    /// 16.0+ SmartForward of a calendar item without Mime: who gets it…
+    pub forwardees: Vec<Forwardee>,
+    /// …and the text to send with it.
+    pub body: Option<ComposeBody>,
 }
 
 impl ComposeRequest {
@@ -137,12 +157,42 @@ impl ComposeRequest {
             found: el.tag,
         })?;
         let client_id = fields::text(el, cm::CLIENT_ID)?.trim().to_string();
-        let mime = el
-            .first(cm::MIME)
-            .ok_or(ParseError::Missing(cm::MIME))?
-            .data()
-            .map(|d| d.into_owned())
-            .unwrap_or_default();
+        let forwardees = match el.first(cm::FORWARDEES) {
+            Some(list) => list
+                .all(cm::FORWARDEE)
+                .map(|f| {
+                    Ok(Forwardee {
+                        email: fields::text(f, cm::EMAIL)?.trim().to_string(),
+                        name: fields::opt_text(f, cm::NAME).map(|n| n.trim().to_string()),
+                    })
+                })
+                .collect::<Result<Vec<_>, ParseError>>()?,
+            None => Vec::new(),
+        };
+        let body = match el.first(airsyncbase::BODY) {
+            Some(b) => Some(ComposeBody {
+                html: match fields::opt_text(b, airsyncbase::TYPE).map(str::trim) {
+                    None | Some("1") => false,
+                    Some("2") => true,
+                    Some(_) => return Err(ParseError::BadValue(airsyncbase::TYPE)),
+                },
+                data: fields::opt_text(b, airsyncbase::DATA)
+                    .unwrap_or_default()
+                    .to_string(),
+            }),
+            None => None,
+        };
+        // Forwardees and Body replace the message: the server writes it (MS-ASCMD 2.2.3.169).
+        let server_written = !forwardees.is_empty() || body.is_some();
+        let mime = match el.first(cm::MIME) {
+            Some(_) if server_written => return Err(ParseError::BadValue(cm::MIME)),
+            Some(m) => m.data().map(|d| d.into_owned()).unwrap_or_default(),
+            None if server_written && command == ComposeCommand::SmartForward => Vec::new(),
+            None => return Err(ParseError::Missing(cm::MIME)),
+        };
+        if server_written && forwardees.is_empty() {
+            return Err(ParseError::Missing(cm::FORWARDEES));
+        }
         let source = el.first(cm::SOURCE).map(ComposeSource::parse);
         if command != ComposeCommand::SendMail && source.is_none() {
             return Err(ParseError::Missing(cm::SOURCE));
@@ -157,6 +207,8 @@ impl ComposeRequest {
             mime,
             template_id: fields::opt_text(el, rightsmanagement::TEMPLATE_ID)
                 .map(|s| s.trim().to_string()),
+            forwardees,
+            body,
         })
     }
 
@@ -174,8 +226,29 @@ impl ComposeRequest {
         if let Some(s) = &self.source {
             el.push(s.encode());
         }
-        el.push(Element::opaque(cm::MIME, self.mime.clone()));
-        el.with_opt_text(rightsmanagement::TEMPLATE_ID, self.template_id.as_deref())
+        if self.forwardees.is_empty() && self.body.is_none() {
+            el.push(Element::opaque(cm::MIME, self.mime.clone()));
+        }
+        let mut el = el.with_opt_text(rightsmanagement::TEMPLATE_ID, self.template_id.as_deref());
+        if let Some(b) = &self.body {
+            el.push(
+                Element::new(airsyncbase::BODY)
+                    .with_text(airsyncbase::TYPE, if b.html { "2" } else { "1" })
+                    .with_text(airsyncbase::DATA, b.data.clone()),
+            );
+        }
+        if !self.forwardees.is_empty() {
+            let mut list = Element::new(cm::FORWARDEES);
+            for f in &self.forwardees {
+                list.push(
+                    Element::new(cm::FORWARDEE)
+                        .with_text(cm::EMAIL, f.email.clone())
+                        .with_opt_text(cm::NAME, f.name.as_deref()),
+                );
+            }
+            el.push(list);
+        }
+        el
     }
 
     /// The 2.5/12.x form: ItemId, CollectionId and SaveInSent from the query, the message as
@@ -197,6 +270,8 @@ impl ComposeRequest {
             source,
             mime: body.to_vec(),
             template_id: None,
+            forwardees: Vec::new(),
+            body: None,
         })
     }
 
@@ -266,6 +341,8 @@ mod tests {
             }),
             mime: b"To: a@b\r\n\r\nhi\xff".to_vec(),
             template_id: None,
+            forwardees: Vec::new(),
+            body: None,
         };
         let decoded = wbxml::decode(&wbxml::encode(&req.encode())).unwrap();
         assert_eq!(ComposeRequest::parse(&decoded), Ok(req));
@@ -278,8 +355,43 @@ mod tests {
             source: None,
             mime: b"To: a@b\r\n\r\n".to_vec(),
             template_id: Some("t".into()),
+            forwardees: Vec::new(),
+            body: None,
         };
         assert_eq!(ComposeRequest::parse(&send.encode()), Ok(send));
+        // 16.0: a calendar item forwarded to Forwardees with a Body, no Mime.
+        let meeting = ComposeRequest {
+            command: ComposeCommand::SmartForward,
+            client_id: Some("m".into()),
+            account_id: None,
+            save_in_sent_items: false,
+            replace_mime: false,
+            source: Some(ComposeSource {
+                folder_id: Some("9".into()),
+                item_id: Some("9:3".into()),
+                long_id: None,
+                instance_id: None,
+            }),
+            mime: Vec::new(),
+            template_id: None,
+            forwardees: vec![
+                Forwardee {
+                    email: "dan@example.org".into(),
+                    name: Some("Dan".into()),
+                },
+                Forwardee {
+                    email: "eve@example.org".into(),
+                    name: None,
+                },
+            ],
+            body: Some(ComposeBody {
+                html: false,
+                data: "Join us".into(),
+            }),
+        };
+        let decoded = wbxml::decode(&wbxml::encode(&meeting.encode())).unwrap();
+        assert!(decoded.first(cm::MIME).is_none());
+        assert_eq!(ComposeRequest::parse(&decoded), Ok(meeting));
     }
 
     #[test]
@@ -320,6 +432,8 @@ mod tests {
             }),
             mime: b"To: a@b\r\n\r\n".to_vec(),
             template_id: None,
+            forwardees: Vec::new(),
+            body: None,
         };
         req.to_query(&mut q);
         let parsed = EasQuery::parse(&q.to_plain()).unwrap();

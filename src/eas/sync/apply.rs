@@ -67,16 +67,21 @@ impl Applier<'_> {
         self.prior.iter().any(pick)
     }
 
-    /// A client Change (of the whole item or of one occurrence), with conflict detection.
+    /// A client Change (of the whole item or of the occurrence `instance`), with conflict
+    /// detection.
     fn change_one(
         &self,
         server_id: &ServerId,
+        instance: Option<&String>,
         echo: &mut Vec<(u32, u64)>,
         out: &mut Applied,
         apply: impl FnOnce(&Item) -> Result<u64, BackendError>,
     ) -> Result<(), EngineError> {
         let id = server_id.as_str();
-        if self.already(|r| matches!(r, ClientResult::Changed { server_id: s, .. } if s == id)) {
+        if self.already(|r| {
+            matches!(r, ClientResult::Changed { server_id: s, instance_id: i, .. }
+                if s == id && i.as_ref() == instance)
+        }) {
             return Ok(());
         }
         let status = match self.lookup(server_id)? {
@@ -103,6 +108,7 @@ impl Applier<'_> {
         };
         out.results.push(ClientResult::Changed {
             server_id: id.to_string(),
+            instance_id: instance.cloned(),
             status: code(status),
         });
         Ok(())
@@ -155,7 +161,7 @@ impl Applier<'_> {
                     });
                 }
                 ClientCommand::Change { server_id, data } => {
-                    self.change_one(server_id, echo, &mut out, |item| {
+                    self.change_one(server_id, None, echo, &mut out, |item| {
                         self.backend.change(self.folder, item, data)
                     })?;
                 }
@@ -164,7 +170,7 @@ impl Applier<'_> {
                     instance_id,
                     data,
                 } => {
-                    self.change_one(server_id, echo, &mut out, |item| {
+                    self.change_one(server_id, Some(instance_id), echo, &mut out, |item| {
                         self.backend
                             .change_instance(self.folder, item, instance_id, data)
                     })?;
@@ -176,9 +182,10 @@ impl Applier<'_> {
                     // The series stays on the device; only the occurrence goes, as a Change of
                     // the series that every device (this one included) receives.
                     let id = server_id.as_str();
-                    if self.already(
-                        |r| matches!(r, ClientResult::Deleted { server_id: s, .. } if s == id),
-                    ) {
+                    if self.already(|r| {
+                        matches!(r, ClientResult::Deleted { server_id: s, instance_id: Some(i), .. }
+                            if s == id && i == instance_id)
+                    }) {
                         continue;
                     }
                     let status = match self.lookup(server_id)? {
@@ -192,20 +199,28 @@ impl Applier<'_> {
                                     out.changed.push(self.folder.id);
                                     SyncStatus::Success
                                 }
-                                Err(e) => status_of(&e),
+                                Err(e) => {
+                                    log::info!(
+                                        "{} Delete {id} InstanceId {instance_id}: {e}",
+                                        self.ctx.dev.device
+                                    );
+                                    status_of(&e)
+                                }
                             }
                         }
                     };
                     out.results.push(ClientResult::Deleted {
                         server_id: id.to_string(),
+                        instance_id: Some(instance_id.clone()),
                         status: code(status),
                     });
                 }
                 ClientCommand::Delete { server_id } => {
                     let id = server_id.as_str();
-                    if self.already(
-                        |r| matches!(r, ClientResult::Deleted { server_id: s, .. } if s == id),
-                    ) {
+                    if self.already(|r| {
+                        matches!(r, ClientResult::Deleted { server_id: s, instance_id: None, .. }
+                            if s == id)
+                    }) {
                         continue;
                     }
                     let status = match self.lookup(server_id)? {
@@ -227,6 +242,7 @@ impl Applier<'_> {
                     };
                     out.results.push(ClientResult::Deleted {
                         server_id: id.to_string(),
+                        instance_id: None,
                         status: code(status),
                     });
                 }

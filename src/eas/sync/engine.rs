@@ -472,12 +472,22 @@ fn client_response(coll: u32, r: &ClientResult) -> Option<ClientResponse> {
             server_id: uid.map(|u| ServerId::item(coll, u)),
             status: from_code(*status),
         },
-        ClientResult::Changed { server_id, status } => ClientResponse::Change {
+        ClientResult::Changed {
+            server_id,
+            instance_id,
+            status,
+        } => ClientResponse::Change {
             server_id: ServerId::parse(server_id).ok()?,
+            instance_id: instance_id.clone(),
             status: from_code(*status),
         },
-        ClientResult::Deleted { server_id, status } => ClientResponse::Delete {
+        ClientResult::Deleted {
+            server_id,
+            instance_id,
+            status,
+        } => ClientResponse::Delete {
             server_id: ServerId::parse(server_id).ok()?,
+            instance_id: instance_id.clone(),
             status: from_code(*status),
         },
     })

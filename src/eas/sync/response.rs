@@ -3,7 +3,7 @@
 use crate::eas::fields::{self, ParseError, status_element, status_enum};
 use crate::eas::ids::{ClientId, CollectionId, ServerId, SyncKey};
 use crate::wbxml::Element;
-use crate::wbxml::tags::airsync;
+use crate::wbxml::tags::{airsync, airsyncbase};
 
 status_enum!(
     /// Sync Status (MS-ASCMD 2.2.3.177.17).
@@ -40,12 +40,15 @@ pub enum ClientResponse {
         server_id: Option<ServerId>,
         status: SyncStatus,
     },
+    /// `instance_id`: the occurrence a 16.x Change or Delete named (MS-ASAIRS 2.2.2.25).
     Change {
         server_id: ServerId,
+        instance_id: Option<String>,
         status: SyncStatus,
     },
     Delete {
         server_id: ServerId,
+        instance_id: Option<String>,
         status: SyncStatus,
     },
     Fetch {
@@ -125,11 +128,21 @@ impl CollectionResponse {
                         .with_text(airsync::CLIENT_ID, client_id.as_str())
                         .with_opt_text(airsync::SERVER_ID, server_id.as_ref().map(ServerId::as_str))
                         .with(status_element(airsync::STATUS, *status)),
-                    ClientResponse::Change { server_id, status } => Element::new(airsync::CHANGE)
+                    ClientResponse::Change {
+                        server_id,
+                        instance_id,
+                        status,
+                    } => Element::new(airsync::CHANGE)
                         .with_text(airsync::SERVER_ID, server_id.as_str())
+                        .with_opt_text(airsyncbase::INSTANCE_ID, instance_id.clone())
                         .with(status_element(airsync::STATUS, *status)),
-                    ClientResponse::Delete { server_id, status } => Element::new(airsync::DELETE)
+                    ClientResponse::Delete {
+                        server_id,
+                        instance_id,
+                        status,
+                    } => Element::new(airsync::DELETE)
                         .with_text(airsync::SERVER_ID, server_id.as_str())
+                        .with_opt_text(airsyncbase::INSTANCE_ID, instance_id.clone())
                         .with(status_element(airsync::STATUS, *status)),
                     ClientResponse::Fetch {
                         server_id,
@@ -185,6 +198,7 @@ impl CollectionResponse {
             for r in rs.elements() {
                 let status = fields::status(r, airsync::STATUS)?;
                 let sid = || fields::id(r, airsync::SERVER_ID, ServerId::parse);
+                let instance = || fields::opt_text(r, airsyncbase::INSTANCE_ID).map(str::to_string);
                 responses.push(match r.tag {
                     t if t == airsync::ADD => ClientResponse::Add {
                         client_id: fields::id(r, airsync::CLIENT_ID, ClientId::parse)?,
@@ -193,10 +207,12 @@ impl CollectionResponse {
                     },
                     t if t == airsync::CHANGE => ClientResponse::Change {
                         server_id: sid()?,
+                        instance_id: instance(),
                         status,
                     },
                     t if t == airsync::DELETE => ClientResponse::Delete {
                         server_id: sid()?,
+                        instance_id: instance(),
                         status,
                     },
                     t if t == airsync::FETCH => ClientResponse::Fetch {
@@ -296,10 +312,12 @@ mod tests {
                 },
                 ClientResponse::Change {
                     server_id: ServerId::item(4, 2),
+                    instance_id: None,
                     status: SyncStatus::Conflict,
                 },
                 ClientResponse::Delete {
                     server_id: ServerId::item(4, 7),
+                    instance_id: Some("20300318T080000Z".into()),
                     status: SyncStatus::ObjectNotFound,
                 },
                 ClientResponse::Fetch {

@@ -6,6 +6,7 @@
 use super::fields::{self, Mode, instant};
 use super::times::{self, EventTimes, TimeForm};
 use crate::ProtocolVersion;
+use crate::freebusy::occurrences::{Bounds, occurrences};
 use crate::items::alarm;
 use crate::items::component::Component;
 use crate::items::eas_time;
@@ -293,7 +294,11 @@ pub fn apply_instance(
     let Some(times) = times::read(&master, zones, &form.zone(), None) else {
         return false;
     };
-    if orig < times.start {
+    let uid = master.text("UID");
+    let overridden = overrides(cal_comp, uid.as_deref(), zones, &times.zone)
+        .iter()
+        .any(|(_, ts)| *ts == orig);
+    if !overridden && !is_occurrence(&master, zones, &times, orig) {
         return false;
     }
     match app {
@@ -302,7 +307,6 @@ pub fn apply_instance(
             let mut deleted = exdates(&master, zones, &times.zone);
             deleted.push(orig);
             set_exdates(cal_comp, master_idx, &master, &deleted, zones, &times, form);
-            let uid = master.text("UID");
             if let Some((i, _)) = overrides(cal_comp, uid.as_deref(), zones, &times.zone)
                 .into_iter()
                 .find(|(_, ts)| *ts == orig)
@@ -312,6 +316,42 @@ pub fn apply_instance(
         }
     }
     true
+}
+
+/// The most periods (days, weeks…) walked to find one occurrence: a daily series' 270 years.
+const MAX_PERIODS: usize = 100_000;
+
+/// Whether the series `master` has an occurrence starting at `at` that was not deleted: its
+/// start, an RDATE, or an instance of its RRULE, and not an EXDATE.
+pub fn is_occurrence(master: &Component, zones: &Zones, times: &EventTimes, at: Timestamp) -> bool {
+    if at < times.start || exdates(master, zones, &times.zone).contains(&at) {
+        return false;
+    }
+    if at == times.start {
+        return true;
+    }
+    let rdate = master.props_named("RDATE").any(|p| {
+        p.value
+            .split(',')
+            .any(|v| instant(v, p.param("TZID"), zones, &times.zone) == Some(at))
+    });
+    if rdate {
+        return true;
+    }
+    let Some(rule) = super::rrule_of(master) else {
+        return false;
+    };
+    let until = super::until_instant(&rule, times, zones);
+    let Ok(before) = at.checked_add(jiff::SignedDuration::from_secs(1)) else {
+        return false;
+    };
+    let bounds = Bounds {
+        from: at,
+        before,
+        max_periods: MAX_PERIODS,
+    };
+    let wall = times.zone.to_datetime(times.start);
+    occurrences(&rule, wall, &times.zone, until, &bounds).contains(&at)
 }
 
 #[cfg(test)]
@@ -336,5 +376,62 @@ mod tests {
                 "2024-01-05T09:00:00Z"
             ]
         );
+    }
+
+    #[test]
+    fn occurrences_of_a_series() {
+        let doc = Document::parse(
+            "BEGIN:VEVENT\nDTSTART;TZID=Europe/Paris:20240325T100000\n\
+             DTEND;TZID=Europe/Paris:20240325T110000\nRRULE:FREQ=WEEKLY;COUNT=4\n\
+             EXDATE;TZID=Europe/Paris:20240408T100000\nRDATE:20240501T120000Z\nEND:VEVENT\n",
+        );
+        let master = &doc.components[0];
+        let z = Zones::default();
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let times = times::read(master, &z, &paris, None).unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        // Across the DST change the occurrence stays at 10:00 Paris: 08:00Z from April.
+        assert!(is_occurrence(
+            master,
+            &z,
+            &times,
+            at("2024-03-25T09:00:00Z")
+        ));
+        assert!(is_occurrence(
+            master,
+            &z,
+            &times,
+            at("2024-04-01T08:00:00Z")
+        ));
+        assert!(!is_occurrence(
+            master,
+            &z,
+            &times,
+            at("2024-04-01T09:00:00Z")
+        ));
+        assert!(
+            !is_occurrence(master, &z, &times, at("2024-04-08T08:00:00Z")),
+            "deleted"
+        );
+        assert!(is_occurrence(
+            master,
+            &z,
+            &times,
+            at("2024-04-15T08:00:00Z")
+        ));
+        assert!(
+            !is_occurrence(master, &z, &times, at("2024-04-22T08:00:00Z")),
+            "past COUNT"
+        );
+        assert!(
+            is_occurrence(master, &z, &times, at("2024-05-01T12:00:00Z")),
+            "RDATE"
+        );
+        assert!(!is_occurrence(
+            master,
+            &z,
+            &times,
+            at("2024-03-18T09:00:00Z")
+        ));
     }
 }

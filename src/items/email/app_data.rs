@@ -5,7 +5,7 @@ use super::address::{display_names, join};
 use super::attachments::{AttachmentInfo, file_reference, list};
 use super::body::{Bodies, BodyData, RenderedBody};
 use super::conversation::{conversation_id, conversation_index};
-use super::options::{EmailOptions, MessageMeta, MimeSupport};
+use super::options::{EmailOptions, LastVerb, MessageMeta, MimeSupport};
 use super::parsed::Parsed;
 use crate::ProtocolVersion;
 use crate::items::{BodyType, eas_datetime, imip};
@@ -21,10 +21,6 @@ const CONTENT_CLASS: &str = "urn:content-classes:message";
 const FLAG_ACTIVE: &str = "2";
 
 const FLAG_TYPE: &str = "Flag for follow up";
-
-/// LastVerbExecuted values (MS-ASEMAIL 2.2.2.44).
-const VERB_REPLY_TO_SENDER: &str = "1";
-const VERB_FORWARD: &str = "3";
 
 /// Converts a raw RFC 5322 message to its `ApplicationData`. Never fails: what cannot be read is
 /// left out, and bytes that are not a message at all become a plain-text body.
@@ -120,16 +116,9 @@ fn push_email2(app: &mut Element, parsed: &Parsed<'_>, meta: &MessageMeta) {
         email2::CONVERSATION_INDEX,
         conversation_index(sent).to_vec(),
     ));
-    let verb = if meta.answered {
-        Some(VERB_REPLY_TO_SENDER)
-    } else if meta.forwarded {
-        Some(VERB_FORWARD)
-    } else {
-        None
-    };
-    if let Some(verb) = verb {
-        app.push_text(email2::LAST_VERB_EXECUTED, verb);
-        if let Some(at) = meta.last_verb_time {
+    if let Some((verb, at)) = LastVerb::shown(meta.answered, meta.forwarded, meta.last_verb) {
+        app.push_text(email2::LAST_VERB_EXECUTED, verb.as_str());
+        if let Some(at) = at {
             app.push_text(email2::LAST_VERB_EXECUTION_TIME, eas_datetime(at));
         }
     }

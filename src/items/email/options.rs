@@ -64,10 +64,79 @@ pub struct MessageMeta {
     pub draft: bool,
     /// Delivery time (Unix seconds), sent as DateReceived.
     pub received: i64,
-    /// When the reply/forward happened, if the store recorded it (Unix seconds).
-    pub last_verb_time: Option<i64>,
+    /// The last reply or forward made through easd, if the store recorded it.
+    pub last_verb: Option<RecordedVerb>,
     /// Prefix of this message's attachment FileReferences (see [`super::file_reference`]).
     pub file_ref_base: String,
+}
+
+/// LastVerbExecuted (MS-ASEMAIL 2.2.2.44): what the user last did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LastVerb {
+    ReplyToSender = 1,
+    ReplyToAll = 2,
+    Forward = 3,
+}
+
+impl LastVerb {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<LastVerb> {
+        match code {
+            1 => Some(LastVerb::ReplyToSender),
+            2 => Some(LastVerb::ReplyToAll),
+            3 => Some(LastVerb::Forward),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LastVerb::ReplyToSender => "1",
+            LastVerb::ReplyToAll => "2",
+            LastVerb::Forward => "3",
+        }
+    }
+
+    fn is_reply(self) -> bool {
+        self != LastVerb::Forward
+    }
+
+    /// The verb to show for a message whose answered (R) and forwarded (P) flags are as given:
+    /// the recorded one when the flags still agree with it, else what the flags say (a reply
+    /// first, as clients that set the flags themselves expect), with the time only when it
+    /// belongs to the verb shown.
+    pub fn shown(
+        answered: bool,
+        forwarded: bool,
+        recorded: Option<RecordedVerb>,
+    ) -> Option<(LastVerb, Option<i64>)> {
+        if let Some(r) = recorded
+            && (if r.verb.is_reply() {
+                answered
+            } else {
+                forwarded
+            })
+        {
+            return Some((r.verb, Some(r.at)));
+        }
+        if answered {
+            Some((LastVerb::ReplyToSender, None))
+        } else if forwarded {
+            Some((LastVerb::Forward, None))
+        } else {
+            None
+        }
+    }
+}
+
+/// A verb and when it was executed (Unix seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordedVerb {
+    pub verb: LastVerb,
+    pub at: i64,
 }
 
 /// AirSync `Truncation` code (MS-ASCMD 2.2.3.185) → byte limit; `None` means no truncation.

@@ -159,44 +159,75 @@ pub fn pim_message(ics: &str, source: PimSource, owner: &str, mtime: i64) -> Opt
         header(&mut out, "Message-ID", &format!("<{clean}@groupware.easd>"));
     }
     header(&mut out, "MIME-Version", "1.0");
-    let body_headers = |out: &mut Vec<u8>| {
+    let parts: Vec<Part<'_>> = files
+        .iter()
+        .map(|f| Part {
+            name: &f.name,
+            ctype: &f.ctype,
+            data: &f.data,
+        })
+        .collect();
+    text_with_attachments(&mut out, &format!("=_easd_pim_{date:x}"), &text, &parts);
+    Some(PimMessage { raw: out, date })
+}
+
+/// One attached file of a message written here.
+pub(super) struct Part<'a> {
+    pub name: &'a str,
+    pub ctype: &'a str,
+    pub data: &'a [u8],
+}
+
+/// Ends a message's headers with its body: the text alone, or the text and `files` as a
+/// multipart/mixed under `boundary`. A name that is not ASCII is an RFC 2047 encoded word,
+/// which mail clients read in parameters too.
+pub(super) fn text_with_attachments(
+    out: &mut Vec<u8>,
+    boundary: &str,
+    text: &str,
+    files: &[Part<'_>],
+) {
+    let body = |out: &mut Vec<u8>| {
         header(out, "Content-Type", "text/plain; charset=utf-8");
         header(out, "Content-Transfer-Encoding", "base64");
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&base64_lines(text.as_bytes()));
     };
     if files.is_empty() {
-        body_headers(&mut out);
-    } else {
-        let boundary = format!("=_easd_pim_{:x}", date);
-        header(
-            &mut out,
-            "Content-Type",
-            &format!("multipart/mixed; boundary=\"{boundary}\""),
-        );
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        body_headers(&mut out);
-        for f in &files {
-            out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-            let name = f.name.replace(['"', '\\', '\r', '\n'], "");
-            header(
-                &mut out,
-                "Content-Type",
-                &format!("{}; name=\"{name}\"", f.ctype),
-            );
-            header(
-                &mut out,
-                "Content-Disposition",
-                &format!("attachment; filename=\"{name}\""),
-            );
-            header(&mut out, "Content-Transfer-Encoding", "base64");
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(&base64_lines(&f.data));
-        }
-        out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        body(out);
+        return;
     }
-    Some(PimMessage { raw: out, date })
+    header(
+        out,
+        "Content-Type",
+        &format!("multipart/mixed; boundary=\"{boundary}\""),
+    );
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    body(out);
+    for f in files {
+        out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let name = f.name.replace(['"', '\\', '\r', '\n'], "");
+        let name = if name.is_ascii() {
+            name
+        } else {
+            encode_text(&name)
+        };
+        header(
+            out,
+            "Content-Type",
+            &format!("{}; name=\"{name}\"", f.ctype),
+        );
+        header(
+            out,
+            "Content-Disposition",
+            &format!("attachment; filename=\"{name}\""),
+        );
+        header(out, "Content-Transfer-Encoding", "base64");
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&base64_lines(f.data));
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
 }
 
 #[cfg(test)]

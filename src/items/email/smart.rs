@@ -19,6 +19,7 @@ use super::attachments::{list, take};
 use super::body::Bodies;
 use super::compose::{base64_lines, encode_text, quoted_printable, rfc5322_date};
 use super::html::{push_escaped, text_to_html};
+use super::options::LastVerb;
 use super::parsed::{Parsed, Security};
 use crate::items::BodyType;
 
@@ -197,6 +198,36 @@ pub fn smart_message(
 }
 
 /// In-Reply-To and References for a reply to `orig`, where the client left them out.
+/// Whether the client's reply `client` to `original` went to all: it names, in To or Cc, someone
+/// the original was addressed to (To or Cc) besides its sender and the user (`is_own` tells the
+/// user's addresses). EAS has no flag for it, so this is what the message itself shows.
+pub fn reply_verb(client: &[u8], original: &[u8], is_own: impl Fn(&str) -> bool) -> LastVerb {
+    let (client, orig) = (Parsed::new(client), Parsed::new(original));
+    let senders: Vec<String> = orig
+        .from()
+        .into_iter()
+        .chain(orig.reply_to())
+        .map(|m| m.address.to_ascii_lowercase())
+        .collect();
+    let others: Vec<String> = orig
+        .to()
+        .into_iter()
+        .chain(orig.cc())
+        .map(|m| m.address.to_ascii_lowercase())
+        .filter(|a| !a.is_empty() && !senders.contains(a) && !is_own(a))
+        .collect();
+    let to_all = client
+        .to()
+        .into_iter()
+        .chain(client.cc())
+        .any(|m| others.contains(&m.address.to_ascii_lowercase()));
+    if to_all {
+        LastVerb::ReplyToAll
+    } else {
+        LastVerb::ReplyToSender
+    }
+}
+
 fn threading_fields(client: &Parsed<'_>, orig: &Parsed<'_>) -> String {
     let Some(id) = orig.message_id().filter(|id| !id.trim().is_empty()) else {
         return String::new();
@@ -557,5 +588,23 @@ mod tests {
                 .contains("<blockquote type=\"cite\"><p>Bold <b>move</b></p>")
         );
         assert!(b.plain().contains("> Bold move"), "{}", b.plain());
+    }
+
+    #[test]
+    fn reply_to_all_is_told_by_the_recipients() {
+        let original =
+            b"From: Bob <bob@example.net>\r\nTo: alice@example.com, carol@example.org\r\n\
+            Cc: Dan <dan@example.org>\r\nSubject: Plans\r\n\r\nHi\r\n";
+        let own = |a: &str| a == "alice@example.com";
+        let to_sender = b"To: bob@example.net\r\nSubject: Re: Plans\r\n\r\nOk\r\n";
+        assert_eq!(
+            reply_verb(to_sender, original, own),
+            LastVerb::ReplyToSender
+        );
+        let to_all = b"To: bob@example.net\r\nCc: alice@example.com, DAN@example.org\r\n\r\nOk\r\n";
+        assert_eq!(reply_verb(to_all, original, own), LastVerb::ReplyToAll);
+        // Only the user besides the sender: still a reply to the sender.
+        let to_self = b"To: bob@example.net\r\nCc: alice@example.com\r\n\r\nOk\r\n";
+        assert_eq!(reply_verb(to_self, original, own), LastVerb::ReplyToSender);
     }
 }

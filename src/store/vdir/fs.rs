@@ -11,7 +11,7 @@ use super::{
     Stored,
 };
 use crate::items::uid::new_uid;
-use crate::store::DirStamp;
+use crate::store::{DirStamp, file_version as version_of};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -50,16 +50,6 @@ fn mtime_secs(meta: &fs::Metadata) -> u64 {
 }
 
 /// Changes whenever the file is replaced (new inode) or rewritten in place (mtime, size).
-fn version_of(meta: &fs::Metadata) -> String {
-    format!(
-        "{:x}-{:x}.{:x}-{:x}",
-        meta.ino(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.size()
-    )
-}
-
 /// A file-name stem from a UID when it is plain enough to be one (what most CalDAV clients
 /// do, so Radicale URLs stay readable), else a fresh UUID.
 fn stem_from(uid: &str) -> String {

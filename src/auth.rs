@@ -2,9 +2,11 @@
 //!
 //! argon2 is deliberately slow and memory-hungry, and a phone authenticates on every request, so a
 //! verified password is remembered (as an HMAC under a per-process key, never in clear) for a while, and
-//! the hashing itself runs off the async threads with one reused memory buffer: allocating a fresh
-//! 19 MiB buffer per call left over 150 MB resident after a burst of logins. Guessing is slowed
-//! down by [`throttle`].
+//! the hashing itself runs off the async threads, one at a time, each in a fresh memory buffer
+//! that is given back afterwards: `easd serve` fixes glibc's mmap threshold (see `cli/serve.rs`),
+//! so the 19 MiB go back to the system instead of staying resident for the life of the process
+//! (with glibc's sliding threshold a burst of logins once left over 150 MB behind). Guessing is
+//! slowed down by [`throttle`].
 
 pub mod throttle;
 
@@ -205,7 +207,8 @@ pub fn resolve_user<'c>(config: &'c Config, username: &str) -> Option<&'c str> {
 pub struct Authenticator {
     cache_key: hmac::Key,
     cache: Mutex<HashMap<[u8; 32], Instant>>,
-    memory: Mutex<Vec<Block>>,
+    /// Held while hashing: one argon2 buffer at a time.
+    hashing: Mutex<()>,
 }
 
 impl Default for Authenticator {
@@ -223,7 +226,7 @@ impl Authenticator {
         Authenticator {
             cache_key,
             cache: Mutex::new(HashMap::new()),
-            memory: Mutex::new(Vec::new()),
+            hashing: Mutex::new(()),
         }
     }
 
@@ -292,20 +295,12 @@ impl Authenticator {
     fn check(&self, phc: &Phc, password: &str) -> bool {
         let argon = Argon2::new(phc.algorithm, phc.version, phc.params.clone());
         let mut out = vec![0u8; phc.hash.len()];
-        let Ok(mut memory) = self.memory.lock() else {
+        let Ok(_one_at_a_time) = self.hashing.lock() else {
             return false;
         };
-        let blocks = phc.params.block_count();
-        if memory.len() < blocks {
-            memory.resize(blocks, Block::default());
-        }
+        let mut memory = vec![Block::default(); phc.params.block_count()];
         if argon
-            .hash_password_into_with_memory(
-                password.as_bytes(),
-                &phc.salt,
-                &mut out,
-                &mut memory[..blocks],
-            )
+            .hash_password_into_with_memory(password.as_bytes(), &phc.salt, &mut out, &mut memory)
             .is_err()
         {
             return false;

@@ -107,6 +107,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 }
 
 /// Bounds what threads cost, before any thread but this one exists.
+/// Allocations at least this large are mmapped (and unmapped when freed) by glibc.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: libc::c_int = 1 << 20;
+
 fn bound_threads_and_arenas(limits: &crate::config::LimitsConfig) {
     // The pool behind smol::unblock otherwise grows to 500 threads in a burst and never shrinks:
     // an idle thread leaves only when the pool is over its limit, so every burst's peak stays
@@ -120,6 +124,16 @@ fn bound_threads_and_arenas(limits: &crate::config::LimitsConfig) {
     // glibc gives threads up to eight arenas per core, each holding on to its own freed memory;
     // under the soak that was 9 MB more resident than two arenas, for no measurable gain on
     // easd's short allocations. musl has no arenas.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // glibc raises its mmap threshold to the size of each large block freed, so after the
+        // first login argon2's 19 MiB buffers came from the heap and stayed resident; a fixed
+        // threshold keeps large buffers mmapped, returned to the system when freed.
+        // SAFETY: as below.
+        if unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) } != 1 {
+            log::warn!("glibc refused an mmap threshold of {MMAP_THRESHOLD} bytes");
+        }
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if let Ok(arenas @ 1..) = libc::c_int::try_from(limits.malloc_arenas) {
         // SAFETY: mallopt only sets an allocator parameter; called before other threads exist.

@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::{PASSWORD, hash};
+use support::PASSWORD;
 
 use easd::client::{Device, Target};
 use easd::eas::Command as EasCommand;
@@ -56,16 +56,12 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     make_calendar(&data.join("dav").join("bob@example.com").join("calendar"));
-    let config = dir.path().join("easd.toml");
-    let hash = hash();
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"bench\"\ndata_dir = \"{}\"\n[push]\nudp_listen = \"127.0.0.1:0\"\n[dav]\ntime_zone = \"Europe/Paris\"\n[log]\nlevel = \"info\"\n[[user]]\nemail = \"alice@example.com\"\npassword_hash = \"{hash}\"\n[[user]]\nemail = \"bob@example.com\"\npassword_hash = \"{hash}\"\n",
-            data.display(),
-        ),
-    )
-    .expect("config");
+    let config = support::write_config(
+        dir.path(),
+        &data,
+        &["alice@example.com", "bob@example.com"],
+        "[dav]\ntime_zone = \"Europe/Paris\"\n",
+    );
     let server = support::Easd::start(&config);
     let addr = server.addr.clone();
     let req = ResolveRequest {

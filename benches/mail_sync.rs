@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{PASSWORD, hash};
+use support::PASSWORD;
 
 use easd::client::{Device, Target};
 use easd::eas::foldersync::FolderChange;
@@ -69,16 +69,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     make_maildir(&data.join("mail").join(USER));
-    let config = dir.path().join("easd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"bench\"\ndata_dir = \"{}\"\n[push]\nudp_listen = \"127.0.0.1:0\"\n[log]\nlevel = \"info\"\n[[user]]\nemail = \"{USER}\"\npassword_hash = \"{}\"\n",
-            data.display(),
-            hash()
-        ),
-    )
-    .expect("config");
+    let config = support::write_config(dir.path(), &data, &[USER], "");
     let server = support::Easd::start(&config);
     let addr = server.addr.clone();
     smol::block_on(async {

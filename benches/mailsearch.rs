@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::{PASSWORD, hash};
+use support::PASSWORD;
 
 use easd::client::{Device, Target};
 use easd::eas::Command;
@@ -130,16 +130,7 @@ fn main() {
         write_message(&root, "cur", i, &mut rng);
     }
     println!("wrote {n} messages in {:.1} s", t.elapsed().as_secs_f64());
-    let config = dir.path().join("easd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"bench\"\ndata_dir = \"{}\"\n[push]\nudp_listen = \"127.0.0.1:0\"\n[log]\nlevel = \"info\"\n[[user]]\nemail = \"{USER}\"\npassword_hash = \"{}\"\n",
-            data.display(),
-            hash()
-        ),
-    )
-    .expect("config");
+    let config = support::write_config(dir.path(), &data, &[USER], "");
     let server = support::Easd::start(&config);
     let addr = server.addr.clone();
     smol::block_on(async {

@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::{PASSWORD, hash};
+use support::PASSWORD;
 
 use easd::client::{Device, Target};
 use easd::eas::foldersync::FolderChange;
@@ -72,16 +72,14 @@ fn main() {
     let data = dir.path().join("data");
     let calendar = data.join("dav").join(USER).join("calendar");
     make_calendar(&calendar);
-    let config = dir.path().join("easd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"bench\"\ndata_dir = \"{}\"\n[push]\nudp_listen = \"127.0.0.1:0\"\n[dav]\ntime_zone = \"Europe/Paris\"\n[log]\nlevel = \"info\"\n[[user]]\nemail = \"{USER}\"\npassword_hash = \"{}\"\n",
-            data.display(),
-            hash()
-        ),
-    )
-    .expect("config");
+    let config = support::write_config(
+        dir.path(),
+        &data,
+        &[USER],
+        "[dav]
+time_zone = \"Europe/Paris\"
+",
+    );
     let server = support::Easd::start(&config);
     let addr = server.addr.clone();
     smol::block_on(async {

@@ -4,7 +4,7 @@
 
 use easd::bench::procfs;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -25,6 +25,24 @@ pub fn hash() -> String {
         .expect("write");
     let out = c.wait_with_output().expect("hash");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Writes `dir/easd.toml`: easd on loopback (any port, UDP too) with `data` as its data directory,
+/// `users` each with [`PASSWORD`], and `extra` TOML tables such as `[dav]`. Returns its path.
+pub fn write_config(dir: &Path, data: &Path, users: &[&str], extra: &str) -> PathBuf {
+    let hash = hash();
+    let mut text = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"bench\"\ndata_dir = \"{}\"\n[push]\nudp_listen = \"127.0.0.1:0\"\n{extra}[log]\nlevel = \"info\"\n",
+        data.display()
+    );
+    for user in users {
+        text.push_str(&format!(
+            "[[user]]\nemail = \"{user}\"\npassword_hash = \"{hash}\"\n"
+        ));
+    }
+    let config = dir.join("easd.toml");
+    std::fs::write(&config, text).expect("config");
+    config
 }
 
 /// A running `easd serve`, stopped when dropped.

@@ -113,25 +113,6 @@ fn answer(
     }
 }
 
-/// libwbxml's XML for `wbxml`.
-fn libwbxml(wbxml: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("in.wbxml"), wbxml).unwrap();
-    let out = Process::new("wbxml2xml")
-        .args(["-l", "ACTIVESYNC", "-m", "0", "-o", "out.xml", "in.wbxml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run wbxml2xml ({e}): apt-get install -y libwbxml2-utils")
-        });
-    assert!(
-        out.status.success(),
-        "wbxml2xml: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(dir.path().join("out.xml")).unwrap()
-}
-
 /// The local names of the children of the first element called `parent`, and their texts.
 fn children_of(xml: &str, parent: &str) -> Vec<(String, String)> {
     let mut reader = quick_xml::Reader::from_str(xml);
@@ -223,7 +204,7 @@ fn invitation_syncs_with_meeting_request_and_accept_replies_into_the_organizers_
         assert_eq!(mr.child_text(email2::MEETING_MESSAGE_TYPE), Some("1"));
 
         // An independent decoder reads the same element, in the Email schema's order.
-        let xml = libwbxml(&wbxml);
+        let xml = common::wbxml2xml(&wbxml);
         let children = children_of(&xml, "MeetingRequest");
         let names: Vec<&str> = children.iter().map(|(n, _)| n.as_str()).collect();
         let mut expected = vec![
@@ -283,7 +264,7 @@ fn invitation_syncs_with_meeting_request_and_accept_replies_into_the_organizers_
     );
     let reply = run(phone.command(Command::MeetingResponse, Some(&answer_req.encode()))).unwrap();
     assert_eq!(reply.status, 200);
-    let xml = libwbxml(&reply.body);
+    let xml = common::wbxml2xml(&reply.body);
     let result: Vec<String> = children_of(&xml, "Result")
         .into_iter()
         .map(|(n, _)| n)

@@ -16,7 +16,6 @@ use easd::eas::resolverecipients::{
 use jiff::{SignedDuration, Timestamp};
 use quick_xml::events::Event;
 use std::path::Path;
-use std::process::Command as Process;
 
 const BOB: &str = "bob@example.com";
 
@@ -172,23 +171,6 @@ fn read_xml(xml: &str, parent: &str, leaf: &str) -> (Vec<Vec<String>>, Vec<Strin
     }
 }
 
-fn libwbxml(wbxml: &[u8], dir: &Path) -> String {
-    std::fs::write(dir.join("in.wbxml"), wbxml).unwrap();
-    let out = Process::new("wbxml2xml")
-        .args(["-l", "ACTIVESYNC", "-m", "0", "-o", "out.xml", "in.wbxml"])
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run wbxml2xml ({e}): apt-get install -y libwbxml2-utils")
-        });
-    assert!(
-        out.status.success(),
-        "wbxml2xml: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(dir.join("out.xml")).unwrap()
-}
-
 #[test]
 fn bobs_free_busy_from_his_calendar_files() {
     let server = server_with_bobs_calendars();
@@ -234,8 +216,7 @@ fn bobs_free_busy_from_his_calendar_files() {
             .exists()
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let xml = libwbxml(&reply.body, dir.path());
+    let xml = common::wbxml2xml(&reply.body);
     let (recipients, digits) = read_xml(&xml, "Recipient", "MergedFreeBusy");
     assert_eq!(
         recipients,

@@ -212,3 +212,23 @@ pub fn cli(config: &Path, args: &[&str], stdin: Option<&[u8]>) -> (bool, String,
 pub fn run<F: std::future::Future>(f: F) -> F::Output {
     smol::block_on(f)
 }
+
+/// libwbxml's XML for `wbxml` (`wbxml2xml` from libwbxml2-utils): an independent reading of what
+/// easd wrote.
+pub fn wbxml2xml(wbxml: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.wbxml"), wbxml).unwrap();
+    let out = Command::new("wbxml2xml")
+        .args(["-l", "ACTIVESYNC", "-m", "0", "-o", "out.xml", "in.wbxml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run wbxml2xml ({e}): apt-get install -y libwbxml2-utils")
+        });
+    assert!(
+        out.status.success(),
+        "wbxml2xml: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(dir.path().join("out.xml")).unwrap()
+}

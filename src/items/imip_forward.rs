@@ -14,7 +14,7 @@ use super::email::compose::{
     address_list, base64_lines, encode_text, header, quoted_printable, rfc5322_date,
 };
 use super::ical_time::IcalTime;
-use super::imip_reply::target_event;
+use super::imip_reply::{target_event, timezones_used};
 use super::pim::{ItemError, strip_mailto};
 use super::zones::Zones;
 use jiff::Timestamp;
@@ -214,17 +214,7 @@ fn request_calendar(cal: &Component, i: usize, only_occurrence: bool) -> String 
             ev
         })
         .collect();
-    let used: Vec<String> = events
-        .iter()
-        .flat_map(|e| e.props.iter())
-        .filter_map(|p| p.param("TZID").map(str::to_string))
-        .collect();
-    out.children.extend(
-        cal.children
-            .iter()
-            .filter(|c| c.is("VTIMEZONE") && c.text("TZID").is_some_and(|t| used.contains(&t)))
-            .cloned(),
-    );
+    out.children.extend(timezones_used(cal, &events));
     out.children.extend(events);
     let mut text = String::new();
     out.write(&mut text, "\r\n");

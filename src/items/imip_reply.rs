@@ -471,21 +471,26 @@ fn answer_calendar(
         "REPLY"
     };
     out.props.push(Property::new("METHOD", method));
-    let used: Vec<String> = ev
-        .props
-        .iter()
-        .filter_map(|p| p.param("TZID").map(str::to_string))
-        .collect();
-    out.children.extend(
-        cal.children
-            .iter()
-            .filter(|c| c.is("VTIMEZONE") && c.text("TZID").is_some_and(|t| used.contains(&t)))
-            .cloned(),
-    );
+    out.children
+        .extend(timezones_used(cal, std::slice::from_ref(&ev)));
     out.children.push(ev);
     let mut text = String::new();
     out.write(&mut text, eol);
     Ok(text)
+}
+
+/// The VTIMEZONEs of `cal` that `events` name in a TZID, for an iTIP object carrying them.
+pub(super) fn timezones_used(cal: &Component, events: &[Component]) -> Vec<Component> {
+    let used: Vec<String> = events
+        .iter()
+        .flat_map(|e| e.props.iter())
+        .filter_map(|p| p.param("TZID").map(str::to_string))
+        .collect();
+    cal.children
+        .iter()
+        .filter(|c| c.is("VTIMEZONE") && c.text("TZID").is_some_and(|t| used.contains(&t)))
+        .cloned()
+        .collect()
 }
 
 /// The reply as a message from `me` to `organizer`: a short text for people and the REPLY

@@ -251,6 +251,20 @@ impl<'a> PimBackend<'a> {
         })
     }
 
+    /// Deletes the file at `href` (already gone is fine) and records the removal.
+    fn remove_stored(&self, folder: &Folder, href: &Href) -> Result<(), BackendError> {
+        let (name, _) = dav_source(folder)?;
+        match self.store.delete(name, href) {
+            Ok(()) | Err(PimError::ItemNotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.account
+            .app
+            .index
+            .note_local_change(folder.coll, LocalChange::Remove { key: href.as_str() })?;
+        Ok(())
+    }
+
     /// Notes exist from 14.0 on.
     fn check_class(&self, kind: PimKind) -> Result<(), BackendError> {
         if kind == PimKind::Notes && self.version < ProtocolVersion::V14_0 {
@@ -277,14 +291,7 @@ impl<'a> PimBackend<'a> {
         let uid = item_uid(&text).unwrap_or_else(new_uid);
         let stored = self.store.create(dst, &uid, &text)?;
         let created = self.note_stored(to, &stored, &text)?;
-        match self.store.delete(src, &href) {
-            Ok(()) | Err(PimError::ItemNotFound(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        self.account
-            .app
-            .index
-            .note_local_change(from.coll, LocalChange::Remove { key: href.as_str() })?;
+        self.remove_stored(from, &href)?;
         Ok(created)
     }
 
@@ -378,16 +385,7 @@ impl ItemBackend for PimBackend<'_> {
         item: &Item,
         _as_move: bool,
     ) -> Result<Option<u32>, BackendError> {
-        let (name, _) = dav_source(folder)?;
-        let href = Self::href(item)?;
-        match self.store.delete(name, &href) {
-            Ok(()) | Err(PimError::ItemNotFound(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        self.account
-            .app
-            .index
-            .note_local_change(folder.coll, LocalChange::Remove { key: href.as_str() })?;
+        self.remove_stored(folder, &Self::href(item)?)?;
         Ok(None)
     }
 

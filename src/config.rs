@@ -44,6 +44,10 @@ pub struct Config {
     pub smtp: Option<crate::outbound::SmtpConfig>,
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
+    /// `users` by lower-cased address: every request and every push datagram looks its user up,
+    /// and a scan of a thousand users cost more than the rest of handling a datagram.
+    #[serde(skip)]
+    user_index: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,12 +303,29 @@ impl Default for StateConfig {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// error, warn, info, debug or trace; `EASD_LOG` overrides it.
     #[serde(default)]
     pub level: Option<Spanned<String>>,
+    /// Keep each device's EAS trace (`easd device log`, the console's log page) under
+    /// `data_dir/logs`. Off spares an SD card two writes per request.
+    #[serde(default = "default_device_trace")]
+    pub device_trace: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            level: None,
+            device_trace: default_device_trace(),
+        }
+    }
+}
+
+fn default_device_trace() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -426,8 +447,14 @@ impl Config {
 
     /// Parses and validates `text`; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text)
+        let mut config: Config = toml::from_str(text)
             .map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string()))?;
+        for (i, u) in config.users.iter().enumerate() {
+            config
+                .user_index
+                .entry(u.email.get_ref().to_ascii_lowercase())
+                .or_insert(i);
+        }
         config.validate(text, path)?;
         Ok(config)
     }
@@ -631,9 +658,11 @@ impl Config {
     }
 
     pub fn user(&self, email: &str) -> Option<&UserConfig> {
-        self.users
-            .iter()
-            .find(|u| u.email.get_ref().eq_ignore_ascii_case(email))
+        let i = match self.user_index.get(email) {
+            Some(i) => *i,
+            None => *self.user_index.get(&email.to_ascii_lowercase())?,
+        };
+        self.users.get(i)
     }
 
     pub fn state_path(&self) -> PathBuf {

@@ -29,6 +29,7 @@ pub mod state;
 pub mod store;
 pub mod version;
 pub mod wbxml;
+pub mod work;
 pub mod x509;
 
 pub use version::ProtocolVersion;

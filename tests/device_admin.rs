@@ -237,7 +237,13 @@ fn options_trace_and_inheritance_through_the_cli() {
     let (ok, _, err) = server.cli(&["device", "set", "cli1", "colour=red"], None);
     assert!(!ok && err.contains("colour"), "{err}");
 
-    let log = cli_ok(&server, &["device", "log", "cli1"]);
+    // The trace is written by a background thread: wait for the Settings exchange to land.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut log = cli_ok(&server, &["device", "log", "cli1"]);
+    while !log.contains("UserInformation") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        log = cli_ok(&server, &["device", "log", "cli1"]);
+    }
     assert!(log.contains("<<< Settings"), "{log}");
     assert!(log.contains(">>> 200"), "{log}");
     assert!(log.contains("UserInformation"), "{log}");

@@ -22,7 +22,7 @@ impl FileCache {
 
     async fn load(&self, file: &'static str, id: String) -> io::Result<Option<Vec<u8>>> {
         let dir = self.dir.clone();
-        smol::unblock(move || {
+        crate::work::unblock(move || {
             let stored_id = match std::fs::read_to_string(dir.join(id_file(file))) {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -43,7 +43,7 @@ impl FileCache {
     async fn store(&self, file: &'static str, id: String, data: &[u8]) -> io::Result<()> {
         let dir = self.dir.clone();
         let data = data.to_vec();
-        smol::unblock(move || {
+        crate::work::unblock(move || {
             std::fs::create_dir_all(&dir)?;
             // Data first: a crash before the id is written costs one more order, never a wrong certificate.
             replace(&dir.join(file), &data)?;

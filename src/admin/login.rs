@@ -141,7 +141,7 @@ async fn check_admin(
         Some(a) => {
             let hash = a.password_hash.get_ref().clone();
             let verifier = app.clone();
-            smol::unblock(move || verifier.auth.verify_phc(&hash, &password)).await
+            crate::work::unblock(move || verifier.auth.verify_phc(&hash, &password)).await
         }
         None => false,
     };

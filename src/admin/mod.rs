@@ -207,7 +207,7 @@ async fn respond(
     if req.is_post() && req.segs() == ["logout"] {
         return login::logout(&app, &req, area, &session);
     }
-    smol::unblock(move || {
+    crate::work::unblock(move || {
         let ctx = Ctx {
             app: &app,
             area,

@@ -62,20 +62,18 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 _ => super::admin::execute(&admin.devices, args).map_err(|e| e.to_string()),
             });
         ex.spawn(control::serve(listener, handler)).detach();
-        let udp = smol::net::UdpSocket::bind(app.config.push.udp_listen)
-            .await
-            .map_err(|e| {
-                failed(format!(
-                    "cannot listen for notifications on udp {}: {e}",
-                    app.config.push.udp_listen
-                ))
-            })?;
-        ex.spawn(crate::push::udp::listen(
+        let udp = std::net::UdpSocket::bind(app.config.push.udp_listen).map_err(|e| {
+            failed(format!(
+                "cannot listen for notifications on udp {}: {e}",
+                app.config.push.udp_listen
+            ))
+        })?;
+        crate::push::udp::spawn_listener(
             udp,
             app.config.push.udp_secret.clone(),
             crate::push::watch::on_notification(app.clone()),
-        ))
-        .detach();
+        )
+        .map_err(|e| failed(format!("cannot start the notification listener: {e}")))?;
         ex.spawn(crate::push::watch::run(app.clone())).detach();
         crate::mailsearch::background::spawn(app.clone())
             .map_err(|e| failed(format!("cannot start the search index thread: {e}")))?;

@@ -77,7 +77,7 @@ async fn answer(stream: UnixStream, handler: Arc<Handler>) -> io::Result<()> {
     let reply = match serde_json::from_str::<Vec<String>>(&line) {
         Ok(args) => {
             log::info!("control socket: easd {}", args.join(" "));
-            match smol::unblock(move || handler(&args)).await {
+            match crate::work::unblock(move || handler(&args)).await {
                 Ok(output) => Answer {
                     ok: true,
                     output: Some(output),
@@ -152,7 +152,7 @@ mod tests {
             });
         let server = smol::spawn(serve(listener, handler));
         let p = path.clone();
-        let out = smol::block_on(smol::unblock(move || {
+        let out = smol::block_on(crate::work::unblock(move || {
             (
                 request(&p, &["echo".into(), "a b".into(), "c".into()]).unwrap(),
                 request(&p, &["nope".into()]).unwrap(),

@@ -48,8 +48,12 @@ pub async fn dispatch(app: Arc<App>, req: Arc<Request>) -> Reply {
         Command::ItemOperations => Box::pin(itemoperations::handle(app, req)).await,
         Command::GetAttachment => Box::pin(getattachment::handle(app, req)).await,
         // Both touch the state database and may deliver a notice: off the async threads.
-        Command::Provision => smol::unblock(move || provision::handle(&app.devices, &req)).await,
-        Command::Settings => smol::unblock(move || settings::handle(&app.devices, &req)).await,
+        Command::Provision => {
+            crate::work::unblock(move || provision::handle(&app.devices, &req)).await
+        }
+        Command::Settings => {
+            crate::work::unblock(move || settings::handle(&app.devices, &req)).await
+        }
         Command::Search => Box::pin(search::handle(app, req)).await,
         Command::Find => Box::pin(find::handle(app, req)).await,
         Command::ResolveRecipients => Box::pin(resolverecipients::handle(app, req)).await,

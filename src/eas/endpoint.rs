@@ -83,7 +83,7 @@ async fn options(app: &Arc<App>, req: &hyper::Request<Incoming>, peer: Peer) -> 
 async fn highest_version(app: &Arc<App>, user: String) -> Option<ProtocolVersion> {
     use device::policy::{Level, PolicyKey, levels};
     let app = app.clone();
-    smol::unblock(move || {
+    crate::work::unblock(move || {
         let base = app.devices.env().base_policy();
         let level = Level::User(user.to_ascii_lowercase());
         match levels::resolve(app.devices.db(), &base, &level) {
@@ -129,7 +129,7 @@ pub(crate) async fn authenticate_credentials(
         .map_err(AuthError::Throttled)?;
     // argon2 takes tens of milliseconds of CPU: keep it off the async threads.
     let verifier = app.clone();
-    let result = smol::unblock(move || verifier.auth.verify(&verifier.config, &creds)).await;
+    let result = crate::work::unblock(move || verifier.auth.verify(&verifier.config, &creds)).await;
     match &result {
         Ok(email) => app.throttle.succeeded(ip, email, Instant::now()),
         Err(_) => {
@@ -278,7 +278,7 @@ async fn post(app: Arc<App>, req: hyper::Request<Incoming>, peer: Peer) -> Respo
     let gate = {
         let (app, request) = (app.clone(), request.clone());
         // The gate reads and writes the state database: off the async threads.
-        smol::unblock(move || device::gate::check(&app.devices, &request)).await
+        crate::work::unblock(move || device::gate::check(&app.devices, &request)).await
     };
     // A phone has one conversation at a time: its new request ends any request it still has held
     // (a Ping it gave up on), so abandoned long-polls never pile up.
@@ -301,36 +301,30 @@ fn carries_wbxml(cmd: Command, version: ProtocolVersion, content_type: &str) -> 
 }
 
 fn to_response(app: &App, req: &Request, reply: Reply) -> Response<Body> {
-    let mut r = match &reply {
-        Reply::Wbxml(tree) => {
-            trace_response(app, req, 200, Some(tree));
-            http::with_body(200, WBXML_TYPE, wbxml::encode(tree))
-        }
-        Reply::Empty => {
-            trace_response(app, req, 200, None);
-            http::empty(200)
-        }
-        Reply::Status(code) => {
-            trace_response(app, req, *code, None);
-            http::empty(*code)
-        }
-        Reply::Raw { content_type, body } => {
-            trace_response(app, req, 200, None);
-            http::with_body(200, content_type, body.clone())
-        }
+    let (mut r, tree) = match reply {
+        Reply::Wbxml(tree) => (
+            http::with_body(200, WBXML_TYPE, wbxml::encode(&tree)),
+            Some(tree),
+        ),
+        Reply::Empty => (http::empty(200), None),
+        Reply::Status(code) => (http::empty(code), None),
+        Reply::Raw { content_type, body } => (http::with_body(200, &content_type, body), None),
     };
+    trace_response(app, req, r.status().as_u16(), tree);
     protocol_headers(&mut r);
     r
 }
 
-/// Logs the request at debug level and appends it to the device's own trace (`easd device log`).
-fn trace_request(app: &App, req: &Request) {
+/// The request as the trace shows it: decoded XML, or the size of a body that is not WBXML.
+fn request_body(req: &Request) -> String {
+    req.tree
+        .as_ref()
+        .map_or_else(|| format!("[{} bytes]", req.body.len()), wbxml::to_xml)
+}
+
+/// Logs the request at debug level and queues it for the device's own trace (`easd device log`).
+fn trace_request(app: &App, req: &Arc<Request>) {
     let q = &req.query;
-    let body = || {
-        req.tree
-            .as_ref()
-            .map_or_else(|| format!("[{} bytes]", req.body.len()), wbxml::to_xml)
-    };
     let head = format!(
         "{} [{}] {} <<< {}",
         q.device_id,
@@ -338,37 +332,47 @@ fn trace_request(app: &App, req: &Request) {
         crate::logger::clock(),
         q.cmd
     );
-    let body = body();
     if log::log_enabled!(target: "easd::trace", log::Level::Debug) {
-        log::debug!(target: "easd::trace", "{head}\n{body}");
+        log::debug!(target: "easd::trace", "{head}\n{}", request_body(req));
     }
-    device_trace(
-        app,
-        req,
-        &format!("{head} v{} ua={:?}\n{body}", req.version, req.user_agent),
-    );
+    let req = req.clone();
+    device_trace(app, &q.device_id, move || {
+        format!(
+            "{head} v{} ua={:?}\n{}",
+            req.version,
+            req.user_agent,
+            request_body(&req)
+        )
+    });
 }
 
-fn trace_response(app: &App, req: &Request, status: u16, tree: Option<&wbxml::Element>) {
+fn trace_response(app: &App, req: &Request, status: u16, tree: Option<wbxml::Element>) {
     let reason = hyper::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    let body = tree.map(wbxml::to_xml).unwrap_or_default();
     let head = format!(
         "{} [{}] {} >>> {status} {reason}",
         req.query.device_id,
         req.user,
         crate::logger::clock()
     );
+    let body = move || tree.as_ref().map(wbxml::to_xml).unwrap_or_default();
     if log::log_enabled!(target: "easd::trace", log::Level::Debug) {
-        log::debug!(target: "easd::trace", "{head}\n{body}");
+        log::debug!(target: "easd::trace", "{head}\n{}", body());
     }
-    device_trace(app, req, &format!("{head}\n{body}"));
+    device_trace(app, &req.query.device_id, move || {
+        format!("{head}\n{}", body())
+    });
 }
 
-fn device_trace(app: &App, req: &Request, entry: &str) {
-    if let Ok(id) = device::DeviceId::parse(&req.query.device_id) {
-        app.devices.trace().append(&id, entry);
+/// Queues an entry for the device's trace when `log.device_trace` is on; `render` runs on the
+/// trace's writer thread.
+fn device_trace(app: &App, device_id: &str, render: impl FnOnce() -> String + Send + 'static) {
+    if !app.config.log.device_trace {
+        return;
+    }
+    if let Ok(id) = device::DeviceId::parse(device_id) {
+        app.devices.trace().record(id, render);
     }
 }

@@ -269,9 +269,10 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         Criterion::Gal { text, picture } => {
             let a = app.clone();
             let range = parsed.range;
-            let (results, range, total) =
-                smol::unblock(move || search_gal(&Gal::load(&a.config), &text, range, picture))
-                    .await;
+            let (results, range, total) = crate::work::unblock(move || {
+                search_gal(&Gal::load(&a.config), &text, range, picture)
+            })
+            .await;
             Reply::Wbxml(
                 FindResponse {
                     status: FindStatus::Success,
@@ -290,8 +291,8 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         } => {
             let (a, r) = (app.clone(), req.clone());
             let range = parsed.range;
-            smol::unblock(
-                move || match mailbox(&a, &r.user, &query, deep_traversal, range) {
+            crate::work::unblock(move || {
+                match mailbox(&a, &r.user, &query, deep_traversal, range) {
                     Ok(resp) => Reply::Wbxml(resp.encode()),
                     Err(crate::mailsearch::MailSearchError::UnknownFolder) => {
                         refused(FindStatus::FolderSyncRequired, "Mailbox")
@@ -300,8 +301,8 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
                         log::error!("{} [{}] Find: {e}", r.query.device_id, r.user);
                         refused(FindStatus::InvalidRequest, "Mailbox")
                     }
-                },
-            )
+                }
+            })
             .await
         }
     }

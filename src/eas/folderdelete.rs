@@ -152,7 +152,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     };
     let _guard = app.lock_device(&req.user, &req.query.device_id).await;
     let (a, r) = (app.clone(), req.clone());
-    let out = smol::unblock(move || {
+    let out = crate::work::unblock(move || {
         let dev = DeviceRef {
             user: &r.user,
             device: &r.query.device_id,

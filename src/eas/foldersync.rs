@@ -307,7 +307,7 @@ pub async fn handle(app: std::sync::Arc<App>, req: std::sync::Arc<Request>) -> R
     let _guard = app.lock_device(&req.user, &req.query.device_id).await;
     let r = req.clone();
     let a = app.clone();
-    let out = smol::unblock(move || {
+    let out = crate::work::unblock(move || {
         let dev = DeviceRef {
             user: &r.user,
             device: &r.query.device_id,

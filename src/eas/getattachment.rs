@@ -15,7 +15,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         return Reply::Status(400);
     };
     let (a, r) = (app.clone(), req.clone());
-    smol::unblock(move || {
+    crate::work::unblock(move || {
         let found = Account::open(&a, &r.user)
             .map_err(|e| e.to_string())
             .and_then(|account| {

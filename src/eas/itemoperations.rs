@@ -552,7 +552,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         }
     };
     let (a, r) = (app.clone(), req.clone());
-    smol::unblock(move || match run(&a, &r, &parsed) {
+    crate::work::unblock(move || match run(&a, &r, &parsed) {
         Ok(resp) => Reply::Wbxml(resp.encode()),
         Err(e) => {
             log::error!("{} [{}] ItemOperations: {e}", r.query.device_id, r.user);

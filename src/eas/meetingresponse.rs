@@ -575,7 +575,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     };
     let _guard = app.lock_device(&req.user, &req.query.device_id).await;
     let (a, r) = (app.clone(), req.clone());
-    smol::unblock(move || {
+    crate::work::unblock(move || {
         let user = r.user.as_str();
         let device = r.query.device_id.as_str();
         let setup = || -> Result<(Account<'_>, Vec<Folder>), String> {

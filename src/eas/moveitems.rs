@@ -196,7 +196,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     };
     let _guard = app.lock_device(&req.user, &req.query.device_id).await;
     let (a, r) = (app.clone(), req.clone());
-    smol::unblock(move || {
+    crate::work::unblock(move || {
         let dev = DeviceRef {
             user: &r.user,
             device: &r.query.device_id,

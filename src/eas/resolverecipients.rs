@@ -413,7 +413,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         None => return Reply::Status(400),
     };
     let a = app.clone();
-    let resp = smol::unblock(move || {
+    let resp = crate::work::unblock(move || {
         let free_busy = |e: &GalEntry, w: Window| user_free_busy(&a, e, w);
         resolve(&Gal::load(&a.config), &parsed, &free_busy)
     })

@@ -494,7 +494,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     match parsed.query {
         Query::Gal(text) => {
             let a = app.clone();
-            let (results, range, total) = smol::unblock(move || {
+            let (results, range, total) = crate::work::unblock(move || {
                 let gal = Gal::load(&a.config);
                 search_gal(&gal, &text, range, parsed.picture)
             })
@@ -517,7 +517,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
             };
             let (a, r) = (app.clone(), req.clone());
             let deep = parsed.deep_traversal;
-            smol::unblock(move || match mailbox(&a, &r.user, &q, deep, range, &opts) {
+            crate::work::unblock(move || match mailbox(&a, &r.user, &q, deep, range, &opts) {
                 Ok(resp) => Reply::Wbxml(resp.encode()),
                 Err(crate::mailsearch::MailSearchError::UnknownFolder) => {
                     failure(SearchStatus::FolderSyncRequired)

@@ -233,7 +233,7 @@ pub async fn handle(_app: Arc<App>, req: Arc<Request>) -> Reply {
         None => return Reply::Status(400),
     };
     // Reading the CA bundle and checking signatures is blocking work.
-    let resp = smol::unblock(move || {
+    let resp = crate::work::unblock(move || {
         let roots = load_roots(Path::new(crate::doctor::cert::SYSTEM_ROOTS));
         validate(&parsed, &roots, UnixTime::now())
     })

@@ -109,7 +109,7 @@ impl Watched {
 /// without committing, would send a command or MoreAvailable. Collections the device never synced,
 /// or that no longer exist, are not reported. Each is first given the cheap test ([`quick`]) with
 /// what `watched` kept; only when that cannot tell does the engine run. Blocking: call through
-/// `smol::unblock`.
+/// `work::unblock` or the push lane.
 pub fn pending(
     app: &App,
     dev: DeviceRef<'_>,

@@ -35,7 +35,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     };
     let cached = {
         let (app, user, device) = (app.clone(), user.clone(), device.clone());
-        smol::unblock(move || {
+        crate::work::unblock(move || {
             app.ping_cache.get(DeviceRef {
                 user: &user,
                 device: &device,
@@ -78,7 +78,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     if cached.as_ref() != Some(&params) {
         let (app, user, device, params) =
             (app.clone(), user.clone(), device.clone(), params.clone());
-        let stored = smol::unblock(move || {
+        let stored = crate::work::unblock(move || {
             app.ping_cache.put(
                 DeviceRef {
                     user: &user,
@@ -107,7 +107,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     let _held = Held::new(&app);
     let known = {
         let (app, user, device, ids) = (app.clone(), user.clone(), device.clone(), ids.clone());
-        smol::unblock(move || known_to_device(&app, &user, &device, &ids)).await
+        crate::work::unblock(move || known_to_device(&app, &user, &device, &ids)).await
     };
     let watched = match known {
         Ok(Some(w)) => Arc::new(w),
@@ -116,13 +116,14 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     };
     let deadline = Instant::now() + Duration::from_secs(heartbeat.into());
     let mut to_check = ids.clone();
+    let mut woken = false;
     loop {
-        let changed = {
-            let (app, user, device, check) = (app.clone(), user.clone(), device.clone(), to_check);
+        let check = {
+            let (a, user, device, check) = (app.clone(), user.clone(), device.clone(), to_check);
             let (version, watched) = (req.version, watched.clone());
-            smol::unblock(move || {
+            move || {
                 hold::pending(
-                    &app,
+                    &a,
                     DeviceRef {
                         user: &user,
                         device: &device,
@@ -131,8 +132,17 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
                     &check,
                     &watched,
                 )
-            })
-            .await
+            }
+        };
+        // The first check is part of taking the request; after a wake-up the answer is what the
+        // phone waits for, so it does not queue behind bulk work.
+        let changed = if woken {
+            app.push_lane
+                .run(check)
+                .await
+                .unwrap_or_else(|| Err("the change check failed".into()))
+        } else {
+            crate::work::unblock(check).await
         };
         match changed {
             Ok(c) if !c.is_empty() => {
@@ -143,6 +153,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
             Ok(_) => {}
             Err(e) => return log_err("checking for changes", &e),
         }
+        woken = true;
         to_check = match hold::wait(&sub, deadline).await {
             Waited::Changed(Some(c)) if ids.contains(&c) => vec![c],
             Waited::Changed(_) => ids.clone(),

@@ -3,7 +3,6 @@
 //! default, but nothing sent to it may disturb the server.
 
 use super::datagram::{self, Notification};
-use smol::net::UdpSocket;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
@@ -46,36 +45,41 @@ pub fn enlarge_receive_buffer(socket: &impl AsRawFd) -> std::io::Result<usize> {
     }
 }
 
-/// Receives datagrams until the socket fails; `handle` gets each valid notification.
-pub async fn listen(
-    socket: UdpSocket,
+/// Receives datagrams until the process ends, on a thread of its own: in a burst the socket is
+/// always ready, and a listener on the async threads either kept one of them to itself (and the
+/// Pings it woke queued behind it) or, yielding between datagrams, left them waiting in the socket
+/// behind everyone else's work. `handle` is called for each valid notification.
+pub fn spawn_listener(
+    socket: std::net::UdpSocket,
     secret: Option<String>,
     handle: impl Fn(Notification) + Send + 'static,
-) {
+) -> std::io::Result<()> {
     match enlarge_receive_buffer(&socket) {
         Ok(n) => log::debug!("push: UDP receive buffer {n} bytes"),
         Err(e) => log::warn!("push: cannot enlarge the UDP receive buffer: {e}"),
     }
-    let mut buf = [0u8; datagram::MAX_LEN + 1];
-    loop {
-        let (n, from) = match socket.recv_from(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                log::warn!("push: UDP receive failed: {e}");
-                smol::Timer::after(std::time::Duration::from_millis(100)).await;
-                continue;
+    std::thread::Builder::new()
+        .name("easd-udp".into())
+        .spawn(move || {
+            let mut buf = [0u8; datagram::MAX_LEN + 1];
+            loop {
+                let (n, from) = match socket.recv_from(&mut buf) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        log::warn!("push: UDP receive failed: {e}");
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        continue;
+                    }
+                };
+                match Notification::parse(&buf[..n], secret.as_deref()) {
+                    Ok(note) => handle(note),
+                    Err(e) => log::debug!("push: ignored datagram from {from}: {e}"),
+                }
             }
-        };
-        match Notification::parse(&buf[..n], secret.as_deref()) {
-            Ok(note) => handle(note),
-            Err(e) => log::debug!("push: ignored datagram from {from}: {e}"),
-        }
-    }
+        })
+        .map(|_| ())
 }
 
-/// A socket for sending notifications to one server's listener: `easd notify` sends one, the
-/// push-latency bench a burst of them (one socket for the burst, so the time between two users'
-/// datagrams is one system call).
 pub struct Notifier {
     socket: std::net::UdpSocket,
     to: SocketAddr,

@@ -25,7 +25,7 @@ pub async fn run(app: Arc<App>) {
             continue;
         }
         let (a, prev) = (app.clone(), std::mem::take(&mut seen));
-        let (changed, next) = smol::unblock(move || check(&a, watched, prev)).await;
+        let (changed, next) = crate::work::unblock(move || check(&a, watched, prev)).await;
         seen = next;
         for (user, coll) in changed {
             app.hub.notify(&user, Some(coll));

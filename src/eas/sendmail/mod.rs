@@ -70,7 +70,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     let _guard = app.lock_device(&req.user, &req.query.device_id).await;
     let ready = {
         let (app, req) = (app.clone(), req.clone());
-        smol::unblock(move || check_and_compose(&app, &req, request)).await
+        crate::work::unblock(move || check_and_compose(&app, &req, request)).await
     };
     let ready = match ready {
         Ok(r) => r,
@@ -95,7 +95,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     };
     let status = {
         let (app, req) = (app.clone(), req.clone());
-        smol::unblock(move || after_send(&app, &req, &ready, &outcome)).await
+        crate::work::unblock(move || after_send(&app, &req, &ready, &outcome)).await
     };
     answer(command, req.version, status)
 }

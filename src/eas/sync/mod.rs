@@ -70,7 +70,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
 async fn run_locked(app: &Arc<App>, req: &Arc<Request>, parsed: SyncRequest) -> Reply {
     let _guard = app.lock_device(&req.user, &req.query.device_id).await;
     let (a, r) = (app.clone(), req.clone());
-    smol::unblock(move || run(&a, &r, parsed)).await
+    crate::work::unblock(move || run(&a, &r, parsed)).await
 }
 
 /// How long to hold the request, in seconds: from Wait (minutes) or HeartbeatInterval (seconds), of
@@ -84,7 +84,7 @@ async fn hold_secs(
     let (mut wait, mut heartbeat) = (parsed.wait, parsed.heartbeat_interval);
     if wait.is_none() && heartbeat.is_none() && (parsed.collections.is_empty() || parsed.partial) {
         let (a, r) = (app.clone(), req.clone());
-        let cached = smol::unblock(move || {
+        let cached = crate::work::unblock(move || {
             let dev = DeviceRef {
                 user: &r.user,
                 device: &r.query.device_id,

@@ -1,7 +1,11 @@
 //! Mailbox search (Search with Store Mailbox, Find with MailBoxSearchCriterion): a word index of
-//! each mail folder kept in the state database, caught up in the background when a folder gains
-//! mail and finished at each search, so a query reads only the posting lists of its words and
-//! never the messages themselves, except the page of results it returns.
+//! each mail folder kept in the state database, built and caught up by a background thread (from
+//! server start, at each FolderSync, and whenever a folder gains mail), so a query reads the
+//! posting lists of its words. It never waits for that thread: the messages the index has not
+//! reached yet (added after its mark) are read from their files and matched directly, so every
+//! answer covers every message, and what a search reads beyond the index is bounded by what the
+//! thread has still to do — usually the mail of the last second, the whole folder only when the
+//! search comes before the thread got to a folder never indexed.
 
 pub mod background;
 pub mod index;
@@ -9,9 +13,9 @@ pub mod words;
 
 use crate::collections::{Account, Folder, ItemBackend, ItemClass};
 use crate::eas::search::MailboxQuery;
-use crate::state::index::{Item, ItemQuery, Uid};
+use crate::state::index::{Change, IndexError, Item, ItemQuery, Uid};
 use index::{SearchIndex, SearchIndexError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// One message that matched.
@@ -94,6 +98,80 @@ fn bound(v: &Option<String>) -> Option<u64> {
         .and_then(|t| u64::try_from(t.as_second()).ok())
 }
 
+/// The living messages of `folder` holding every term: those the index has read through its
+/// posting lists, the rest (added after the index's mark) from their files.
+fn matches_in(
+    account: &Account<'_>,
+    folder: &Folder,
+    terms: &[String],
+) -> Result<Vec<Item>, MailSearchError> {
+    let app = account.app;
+    let idx = SearchIndex {
+        db: &app.db,
+        index: &app.index,
+        user: account.user,
+    };
+    let matched = idx.matching(folder.coll, terms)?;
+    let mut found: BTreeMap<u32, Item> = BTreeMap::new();
+    for uid in matched.uids {
+        // Uids of deleted messages stay in the lists; the change index knows the living.
+        if let Some(item) = app.index.item(folder.coll, Uid(uid)).map_err(store_err)? {
+            found.insert(uid, item);
+        }
+    }
+    let backend = account.backend();
+    let mut read = 0usize;
+    let mut check = |item: Item, found: &mut BTreeMap<u32, Item>| {
+        read += 1;
+        // A message gone since the listing matches nothing, as it would in the index.
+        if backend
+            .raw(folder, &item)
+            .is_ok_and(|raw| words::message_matches(&raw, terms))
+        {
+            found.insert(item.uid.0, item);
+        }
+    };
+    let mut since = matched.mark;
+    loop {
+        match app.index.changes_since(folder.coll, since, index::PAGE) {
+            Ok(page) => {
+                for change in page.changes {
+                    if let Change::Added(item) = change {
+                        check(item, &mut found);
+                    }
+                }
+                since = page.next;
+                if !page.more {
+                    break;
+                }
+            }
+            // The change log was pruned past the mark (the thread rebuilds the folder's lists):
+            // every message is read.
+            Err(IndexError::CursorOutOfRange { .. }) => {
+                let all = ItemQuery {
+                    min_time: 0,
+                    newest_first: true,
+                    after: None,
+                    limit: usize::MAX,
+                };
+                for item in app.index.items(folder.coll, &all).map_err(store_err)? {
+                    check(item, &mut found);
+                }
+                break;
+            }
+            Err(e) => return Err(store_err(e)),
+        }
+    }
+    if read > 0 {
+        log::debug!(
+            "search: {} folder {}: {read} messages not indexed yet read from their files",
+            account.user,
+            folder.id
+        );
+    }
+    Ok(found.into_values().collect())
+}
+
 /// Every message of the account matching `query`, newest first.
 pub fn search(
     account: &Account<'_>,
@@ -110,17 +188,12 @@ pub fn search(
     let folders = account.folders().map_err(store_err)?;
     let backend = account.backend();
     let app = account.app;
-    let idx = SearchIndex {
-        db: &app.db,
-        index: &app.index,
-        user: account.user,
-    };
     let terms = words::query_terms(&query.free_text);
     let (after, before) = (bound(&query.received_after), bound(&query.received_before));
     let mut hits = Vec::new();
     for folder in scope(&folders, query, deep)? {
+        // Also queues the folder for the thread when its word index is behind.
         backend.refresh(&folder).map_err(store_err)?;
-        app.search.catch_up(account, &folder)?;
         let items: Vec<Item> = if terms.is_empty() {
             let all = ItemQuery {
                 min_time: 0,
@@ -130,14 +203,7 @@ pub fn search(
             };
             app.index.items(folder.coll, &all).map_err(store_err)?
         } else {
-            let mut live = Vec::new();
-            for uid in idx.matching(folder.coll, &terms)? {
-                // Uids of deleted messages stay in the lists; the change index knows the living.
-                if let Some(item) = app.index.item(folder.coll, Uid(uid)).map_err(store_err)? {
-                    live.push(item);
-                }
-            }
-            live
+            matches_in(account, &folder, &terms)?
         };
         hits.extend(
             items
@@ -156,4 +222,102 @@ pub fn search(
             .then(b.item.uid.0.cmp(&a.item.uid.0))
     });
     Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::App;
+    use crate::config::Config;
+    use std::path::Path;
+
+    const USER: &str = "alice@example.com";
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3eKx5jQ2F4Qe6vvxgvBfhzfItdR1dWiXxzLXpCbrJoE";
+
+    /// A server's state without its threads: nothing indexes unless the test does.
+    fn app(data: &Path) -> App {
+        let text = format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nhostname = \"h\"\ndata_dir = \"{}\"\n[[user]]\nemail = \"{USER}\"\npassword_hash = \"{HASH}\"\n",
+            data.display()
+        );
+        App::open(Config::parse(&text, Path::new("t.toml")).unwrap()).unwrap()
+    }
+
+    fn put(data: &Path, n: u64, subject: &str, body: &str) {
+        let cur = data.join("mail").join(USER).join("cur");
+        std::fs::create_dir_all(&cur).unwrap();
+        let msg = format!(
+            "From: bob@example.com\r\nTo: {USER}\r\nSubject: {subject}\r\nMessage-ID: <{n}@t>\r\n\r\n{body}\r\n"
+        );
+        std::fs::write(cur.join(format!("{}.M{n}P1.t:2,S", 1_700_000_000 + n)), msg).unwrap();
+    }
+
+    fn subjects(account: &Account<'_>, words: &str) -> Vec<String> {
+        let query = MailboxQuery {
+            class: Some("Email".into()),
+            free_text: words.into(),
+            ..MailboxQuery::default()
+        };
+        let backend = account.backend();
+        search(account, &query, false)
+            .unwrap()
+            .into_iter()
+            .map(|h| {
+                let raw = backend.raw(&h.folder, &h.item).unwrap();
+                let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+                msg.subject().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    /// Whatever the index has read is answered from it, the rest from the files, and a change
+    /// log pruned past the index's mark has every file read. Shown by rewriting a message after
+    /// it was indexed (a Maildir message never changes content, so only this test can tell).
+    #[test]
+    fn the_indexed_part_from_the_index_the_rest_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        put(&data, 1, "Aquarium", "The zebrafish arrived.");
+        put(&data, 2, "Pond", "Koi only.");
+        put(&data, 3, "Tank", "Koi and zebrafish.");
+        let app = app(&data);
+        let account = Account::open(&app, USER).unwrap();
+        // Never indexed: every message is read from its file.
+        assert_eq!(subjects(&account, "zebra"), ["Tank", "Aquarium"]);
+        assert_eq!(subjects(&account, "koi zebrafish"), ["Tank"]);
+
+        let inbox = account.folders().unwrap().remove(0);
+        let backend = account.backend();
+        let idx = SearchIndex {
+            db: &app.db,
+            index: &app.index,
+            user: USER,
+        };
+        let done = idx
+            .catch_up(inbox.coll, usize::MAX, |item| {
+                backend
+                    .raw(&inbox, item)
+                    .ok()
+                    .map(|raw| words::message_words(&raw))
+            })
+            .unwrap();
+        assert_eq!(done.read, 3);
+        put(&data, 1, "Aquarium", "The goldfish arrived.");
+        put(&data, 4, "Bowl", "A zebrafish too.");
+        assert_eq!(
+            subjects(&account, "zebrafish"),
+            ["Bowl", "Tank", "Aquarium"]
+        );
+        assert!(subjects(&account, "goldfish").is_empty());
+        assert_eq!(subjects(&account, "koi"), ["Tank", "Pond"]);
+
+        // The log forgets everything up to now: the index's mark is out of its range.
+        let now = app.index.modseq(inbox.coll).unwrap();
+        app.index.prune(inbox.coll, now).unwrap();
+        assert_eq!(subjects(&account, "goldfish"), ["Aquarium"]);
+        assert_eq!(
+            subjects(&account, "zebrafish"),
+            ["Bowl", "Tank", "Aquarium"]
+        );
+    }
 }

@@ -331,18 +331,14 @@ fn mail_a_sync_saw_is_indexed_in_the_background() {
     assert_eq!(call(&mut phone, "zebrafish"), ["Pond", "Aquarium"]);
 }
 
-/// The server indexes every user's mail folders when it starts, and a folder that appears later
-/// when a FolderSync lists it, before any Sync or Search touched them. Shown as above: a message
+/// The server indexes every user's mail folders when it starts, a folder that appears later when
+/// a FolderSync lists it, and the Inbox after `easd deliver`, before any Sync or Search touched
+/// them. Shown as above: a message
 /// rewritten after the thread read it is found by its old words.
 #[test]
 fn folders_are_indexed_at_server_start_and_at_folder_sync() {
+    // This first run finds no mailbox, so it looks over none; the mail comes after.
     let mut server = Server::start();
-    // This first run looks over an empty mailbox; the mail comes after.
-    assert!(
-        server
-            .wait_log("mail folders looked over", Duration::from_secs(60))
-            .is_some()
-    );
     deliver(
         &server,
         None,
@@ -442,5 +438,27 @@ fn folders_are_indexed_at_server_start_and_at_folder_sync() {
     assert_eq!(
         call(&mut phone, "zebrafish"),
         ["Heron", "Receipt", "Aquarium"]
+    );
+
+    // A delivery through `easd deliver` has its folder indexed too.
+    let (inbox, _) = run(mail_common::inbox_id(&mut phone));
+    let (ok, _, err) = server.cli(
+        &["deliver", USER],
+        Some(&message(
+            "Mon, 1 Jan 2024 10:03:00 +0000",
+            "erin@example.org",
+            "Otter",
+            "An otter.",
+            false,
+        )),
+    );
+    assert!(ok, "{err}");
+    let needle = format!(
+        "search index: {USER} folder {}: 1 new messages indexed",
+        inbox.number().unwrap()
+    );
+    assert!(
+        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
+        "the delivery is indexed"
     );
 }

@@ -1,15 +1,16 @@
-//! Keeps the word indexes caught up off the request path, so a Search seldom reads a message:
-//! one low-priority thread for the whole server indexes what the folders gained. It is told
-//! - at server start and at each FolderSync, to look over every mail folder of a user (a
-//!   "sweep": each folder is refreshed, which finds a folder never indexed or indexed only in
-//!   part, and queues it);
+//! Keeps the word indexes caught up off the request path, so a Search seldom reads a message.
+//! Folders get queued
+//! - at server start and at each FolderSync or delivery, by a look over every mail folder of a
+//!   user (a "sweep": each folder is refreshed, which finds a folder never indexed or indexed only
+//!   in part);
 //! - by every refresh of a mail folder that finds it ahead of its word index (a Sync or Ping that
-//!   saw new mail, the push watcher after a delivery), which queues the folder.
+//!   saw new mail, the push watcher after a delivery, a sweep).
 //!
 //! A queued folder waits [`SETTLE`], so a burst of deliveries makes one catch-up, not one per
-//! message. The thread works through one folder at a time, writing every `index::FLUSH`
-//! messages, so its memory is bounded whatever the folder's size and a search meanwhile finds
-//! the part already written in the index. Searches never wait for it (see the parent module).
+//! message. One niced thread for the whole server works through the folders one at a time,
+//! writing every `index::FLUSH` messages, so its memory is bounded whatever the folder's size and
+//! a search meanwhile finds the part already written in the index. Searches never wait for it
+//! (see the parent module).
 
 use super::index::{self, CaughtUp, SearchIndex};
 use super::words;
@@ -117,7 +118,7 @@ impl Indexer {
                 due,
             },
         );
-        self.wake.notify_one();
+        self.wake.notify_all();
     }
 
     /// Catches `folder`'s word index up with the change index by about `max` messages.
@@ -133,11 +134,13 @@ impl Indexer {
             user: account.user,
         };
         let backend = account.backend();
-        let done = idx.catch_up(folder.coll, max, |item| {
-            backend
-                .raw(folder, item)
-                .ok()
-                .map(|raw| words::message_words(&raw))
+        let done = idx.catch_up(folder.coll, max, |item, sink| {
+            if let Ok(raw) = backend.raw(folder, item) {
+                words::visit(&raw, |w| {
+                    sink(w);
+                    true
+                });
+            }
         })?;
         let mut q = lock(&self.queue);
         let known = q.indexed.entry(folder.coll).or_default();
@@ -145,18 +148,22 @@ impl Indexer {
         Ok(done)
     }
 
-    /// The next job, once it is due.
-    fn next(&self) -> Job {
+    /// The next sweep (`sweeps`) or folder job, once it is due.
+    fn next(&self, sweeps: bool) -> Job {
         let mut q = lock(&self.queue);
         loop {
             let now = Instant::now();
-            match q.jobs.front().map(|j| j.due) {
-                Some(due) if due <= now => {
-                    if let Some(job) = q.jobs.pop_front() {
+            let first = q
+                .jobs
+                .iter()
+                .position(|j| matches!(j.work, Work::Sweep) == sweeps);
+            match first.map(|at| (at, q.jobs[at].due)) {
+                Some((at, due)) if due <= now => {
+                    if let Some(job) = q.jobs.remove(at) {
                         return job;
                     }
                 }
-                Some(due) => {
+                Some((_, due)) => {
                     q = self
                         .wake
                         .wait_timeout(q, due - now)
@@ -219,14 +226,48 @@ fn catch_up(app: &App, account: &Account<'_>, folder: &Folder) {
     }
 }
 
-/// Starts the catch-up thread of a serving process, with a sweep of every configured user
-/// queued, so folders never indexed (or left behind while the server was down) are indexed
-/// before anyone searches them.
+/// The job's user's mail, without the PIM collections (which `Account::open` would create when
+/// missing: indexing mail must not set anything else up for a user).
+fn open<'a>(app: &'a App, job: &'a Job) -> Option<Account<'a>> {
+    match app.mail_store(&job.user) {
+        Ok(store) => Some(Account {
+            app,
+            user: &job.user,
+            store,
+            pim: None,
+        }),
+        Err(e) => {
+            log::warn!("search index: {}: {e}", job.user);
+            None
+        }
+    }
+}
+
+/// Starts the threads of a serving process, with a sweep of every user with a mailbox queued, so
+/// folders never indexed (or left behind while the server was down) are indexed before anyone
+/// searches them. Sweeps run on a thread of their own at normal priority: a sweep's refresh holds
+/// the folder's change-index lock, which a request for that folder waits on, while the niced
+/// catch-up thread holds nothing a request waits for but short write transactions.
 pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
     let now = Instant::now();
     for user in &app.config.users {
-        app.search.sweep_at(user.email.get_ref().as_str(), now);
+        let user = user.email.get_ref().as_str();
+        // A user without a mailbox yet has nothing to index, and gets none made here.
+        if App::mail_root(&app.config, user).is_ok_and(|root| root.is_dir()) {
+            app.search.sweep_at(user, now);
+        }
     }
+    let sweeper = app.clone();
+    std::thread::Builder::new()
+        .name("easd-search-sweep".into())
+        .spawn(move || {
+            loop {
+                let job = sweeper.search.next(true);
+                if let Some(account) = open(&sweeper, &job) {
+                    sweep(&account);
+                }
+            }
+        })?;
     std::thread::Builder::new()
         .name("easd-search-index".into())
         .spawn(move || {
@@ -239,17 +280,9 @@ pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
                 log::warn!("search index: old tables not dropped: {e}");
             }
             loop {
-                let job = app.search.next();
-                let account = match Account::open(&app, &job.user) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        log::warn!("search index: {}: {e}", job.user);
-                        continue;
-                    }
-                };
-                match &job.work {
-                    Work::Sweep => sweep(&account),
-                    Work::Folder(folder) => catch_up(&app, &account, folder),
+                let job = app.search.next(false);
+                if let (Some(account), Work::Folder(folder)) = (open(&app, &job), &job.work) {
+                    catch_up(&app, &account, folder);
                 }
             }
         })

@@ -31,7 +31,7 @@ const OLD_TABLES: [&str; 4] = [
 const BLOCK: u32 = 4096;
 
 /// Posting rows written per transaction.
-const ROWS: usize = 8192;
+const ROWS: usize = 4096;
 
 /// Messages read per change-index page while catching up.
 pub const PAGE: usize = 2000;
@@ -164,11 +164,24 @@ struct Pending {
     messages: usize,
 }
 
+/// Hands each word of a message to the sink it is given, repeats included.
+pub type Sink<'s> = &'s mut dyn FnMut(&str);
+
 impl Pending {
-    fn note(&mut self, uid: u32, words: BTreeSet<String>) {
-        for w in words {
-            self.words.entry(w).or_default().push(uid);
-        }
+    /// Notes message `uid`, whose words `visit` gives.
+    fn note(&mut self, uid: u32, visit: impl FnOnce(Sink<'_>)) {
+        let words = &mut self.words;
+        visit(&mut |w: &str| match words.get_mut(w) {
+            // The message's uid is the last one pushed once any of its words came.
+            Some(uids) => {
+                if uids.last() != Some(&uid) {
+                    uids.push(uid);
+                }
+            }
+            None => {
+                words.insert(w.to_string(), vec![uid]);
+            }
+        });
         self.messages += 1;
     }
 }
@@ -220,15 +233,15 @@ impl SearchIndex<'_> {
 
     /// Reads the messages the collection gained since the last call, writing their words every
     /// [`FLUSH`] messages, and stops after the first write that brings the messages read to
-    /// `max` or more (a rebuild reads the whole folder regardless). `words` gives a message's words from
-    /// its change-index item (None when it vanished meanwhile). Callers serialise calls per
+    /// `max` or more (a rebuild reads the whole folder regardless). `words` hands a message's
+    /// words to the sink, from its change-index item (none when it vanished meanwhile). Callers serialise calls per
     /// collection (the one background thread does them all): two at once would read the same
     /// messages.
     pub fn catch_up(
         &self,
         coll: Collection,
         max: usize,
-        mut words: impl FnMut(&Item) -> Option<BTreeSet<String>>,
+        mut words: impl FnMut(&Item, Sink<'_>),
     ) -> Result<CaughtUp, SearchIndexError> {
         let target = self.index.modseq(coll)?;
         let done = self.indexed(coll)?;
@@ -247,7 +260,7 @@ impl SearchIndex<'_> {
                 Ok(page) => {
                     for change in &page.changes {
                         if let Change::Added(item) = change {
-                            pending.note(item.uid.0, words(item).unwrap_or_default());
+                            pending.note(item.uid.0, |sink| words(item, sink));
                         }
                     }
                     since = page.next;
@@ -288,7 +301,7 @@ impl SearchIndex<'_> {
         &self,
         coll: Collection,
         target: u64,
-        words: &mut impl FnMut(&Item) -> Option<BTreeSet<String>>,
+        words: &mut impl FnMut(&Item, Sink<'_>),
     ) -> Result<CaughtUp, SearchIndexError> {
         let all = ItemQuery {
             min_time: 0,
@@ -300,7 +313,7 @@ impl SearchIndex<'_> {
         let mut pending = Pending::default();
         let mut first = true;
         for item in &items {
-            pending.note(item.uid.0, words(item).unwrap_or_default());
+            pending.note(item.uid.0, |sink| words(item, sink));
             if pending.messages >= FLUSH {
                 // The old mark stays until the end, so a crash midway starts the rebuild over
                 // (and a search meanwhile, finding the change log pruned past it, reads every
@@ -479,15 +492,18 @@ mod tests {
             .unwrap();
     }
 
-    /// A message's words: two of its own (so a flush writes more than [`ROWS`] rows, in
+    /// A message's words: two of its own (so a flush writes twice [`ROWS`] rows, in
     /// several transactions), and one shared by every tenth message.
-    fn words(item: &Item) -> Option<BTreeSet<String>> {
-        let k: u64 = item.key[1..].parse().ok()?;
-        let mut w = BTreeSet::from([format!("own{k}x"), format!("also{k}y")]);
+    fn words(item: &Item, sink: Sink<'_>) {
+        let Ok(k) = item.key[1..].parse::<u64>() else {
+            return;
+        };
+        sink(&format!("own{k}x"));
+        sink(&format!("also{k}y"));
+        sink(&format!("own{k}x"));
         if k.is_multiple_of(10) {
-            w.insert("tenth".into());
+            sink("tenth");
         }
-        Some(w)
     }
 
     fn keys_of(index: &ChangeIndex, coll: Collection, uids: BTreeSet<u32>) -> BTreeSet<u64> {
@@ -511,9 +527,9 @@ mod tests {
         // Asked for one message, it stops after its first write, keeping what it wrote.
         let mut read = 0;
         let part = idx
-            .catch_up(coll, 1, |i| {
+            .catch_up(coll, 1, |i, sink| {
                 read += 1;
-                words(i)
+                words(i, sink)
             })
             .unwrap();
         assert!(!part.complete && part.read >= FLUSH && part.read < first as usize);
@@ -522,9 +538,9 @@ mod tests {
             (part.read as u64, part.mark)
         );
         let done = idx
-            .catch_up(coll, usize::MAX, |i| {
+            .catch_up(coll, usize::MAX, |i, sink| {
                 read += 1;
-                words(i)
+                words(i, sink)
             })
             .unwrap();
         assert!(done.complete);
@@ -546,15 +562,15 @@ mod tests {
         }
 
         // Nothing new: nothing read.
-        idx.catch_up(coll, usize::MAX, |_| panic!("read again"))
+        idx.catch_up(coll, usize::MAX, |_, _| panic!("read again"))
             .unwrap();
 
         // New mail: only it is read, and lists of both old and new blocks answer.
         list(&index, coll, 2, 0..first + 25);
         let mut read = 0;
-        idx.catch_up(coll, usize::MAX, |i| {
+        idx.catch_up(coll, usize::MAX, |i, sink| {
             read += 1;
-            words(i)
+            words(i, sink)
         })
         .unwrap();
         assert_eq!(read, 25);
@@ -589,9 +605,9 @@ mod tests {
         list(&index, coll, 2, 10..40);
         index.prune(coll, index.modseq(coll).unwrap()).unwrap();
         let mut read = 0;
-        idx.catch_up(coll, usize::MAX, |i| {
+        idx.catch_up(coll, usize::MAX, |i, sink| {
             read += 1;
-            words(i)
+            words(i, sink)
         })
         .unwrap();
         assert_eq!(read, 30, "the whole folder is read again");

@@ -98,6 +98,54 @@ fn bound(v: &Option<String>) -> Option<u64> {
         .and_then(|t| u64::try_from(t.as_second()).ok())
 }
 
+/// Messages read from their files per scanning thread, at least: fewer are not worth a thread.
+const SCAN_SHARE: usize = 512;
+/// Threads reading messages for one search, at most.
+const SCAN_THREADS: usize = 4;
+
+/// The `items` of `folder` whose files hold every term, read on up to [`SCAN_THREADS`] threads
+/// (a search after the server started, before its thread indexed a big folder, reads them all).
+/// A message gone since the listing matches nothing, as it would in the index.
+fn read_matching(
+    account: &Account<'_>,
+    folder: &Folder,
+    items: Vec<Item>,
+    terms: &[String],
+) -> Vec<Item> {
+    let backend = account.backend();
+    let holds = |item: &Item| {
+        backend
+            .raw(folder, item)
+            .is_ok_and(|raw| words::message_matches(&raw, terms))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(SCAN_THREADS)
+        .min(items.len() / SCAN_SHARE)
+        .max(1);
+    if threads == 1 {
+        return items.into_iter().filter(|i| holds(i)).collect();
+    }
+    let share = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(share)
+            .map(|part| {
+                scope.spawn(|| {
+                    part.iter()
+                        .filter(|i| holds(i))
+                        .cloned()
+                        .collect::<Vec<Item>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// The living messages of `folder` holding every term: those the index has read through its
 /// posting lists, the rest (added after the index's mark) from their files.
 fn matches_in(
@@ -119,27 +167,15 @@ fn matches_in(
             found.insert(uid, item);
         }
     }
-    let backend = account.backend();
-    let mut read = 0usize;
-    let mut check = |item: Item, found: &mut BTreeMap<u32, Item>| {
-        read += 1;
-        // A message gone since the listing matches nothing, as it would in the index.
-        if backend
-            .raw(folder, &item)
-            .is_ok_and(|raw| words::message_matches(&raw, terms))
-        {
-            found.insert(item.uid.0, item);
-        }
-    };
+    let mut unread = Vec::new();
     let mut since = matched.mark;
     loop {
         match app.index.changes_since(folder.coll, since, index::PAGE) {
             Ok(page) => {
-                for change in page.changes {
-                    if let Change::Added(item) = change {
-                        check(item, &mut found);
-                    }
-                }
+                unread.extend(page.changes.into_iter().filter_map(|c| match c {
+                    Change::Added(item) => Some(item),
+                    _ => None,
+                }));
                 since = page.next;
                 if !page.more {
                     break;
@@ -154,20 +190,22 @@ fn matches_in(
                     after: None,
                     limit: usize::MAX,
                 };
-                for item in app.index.items(folder.coll, &all).map_err(store_err)? {
-                    check(item, &mut found);
-                }
+                unread = app.index.items(folder.coll, &all).map_err(store_err)?;
                 break;
             }
             Err(e) => return Err(store_err(e)),
         }
     }
-    if read > 0 {
+    if !unread.is_empty() {
         log::debug!(
-            "search: {} folder {}: {read} messages not indexed yet read from their files",
+            "search: {} folder {}: {} messages not indexed yet read from their files",
             account.user,
-            folder.id
+            folder.id,
+            unread.len()
         );
+    }
+    for item in read_matching(account, folder, unread, terms) {
+        found.insert(item.uid.0, item);
     }
     Ok(found.into_values().collect())
 }
@@ -294,11 +332,12 @@ mod tests {
             user: USER,
         };
         let done = idx
-            .catch_up(inbox.coll, usize::MAX, |item| {
-                backend
-                    .raw(&inbox, item)
-                    .ok()
-                    .map(|raw| words::message_words(&raw))
+            .catch_up(inbox.coll, usize::MAX, |item, sink| {
+                let raw = backend.raw(&inbox, item).unwrap();
+                words::visit(&raw, |w| {
+                    sink(w);
+                    true
+                });
             })
             .unwrap();
         assert_eq!(done.read, 3);

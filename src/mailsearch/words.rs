@@ -4,7 +4,6 @@
 
 use mail_parser::MessageParser;
 use std::collections::BTreeSet;
-
 /// Longer tokens are base64 runs and URLs rather than words someone types.
 const MAX_WORD_CHARS: usize = 32;
 /// The body text indexed; later text is rarely what a phone user searches for.
@@ -36,8 +35,9 @@ fn visit_text(text: &str, buf: &mut String, each: &mut impl FnMut(&str) -> bool)
     true
 }
 
-/// Calls `each` with every word of a raw message (see the module doc) until it returns false.
-fn visit(raw: &[u8], mut each: impl FnMut(&str) -> bool) {
+/// Calls `each` with every word of a raw message (see the module doc), repeats included, until
+/// it returns false.
+pub fn visit(raw: &[u8], mut each: impl FnMut(&str) -> bool) {
     let Some(msg) = MessageParser::default().parse(raw) else {
         return;
     };
@@ -63,28 +63,6 @@ fn visit(raw: &[u8], mut each: impl FnMut(&str) -> bool) {
             &mut each,
         );
     }
-}
-
-/// The distinct words of `text`.
-pub fn words_of(text: &str, into: &mut BTreeSet<String>) {
-    visit_text(text, &mut String::new(), &mut |w| {
-        if !into.contains(w) {
-            into.insert(w.to_string());
-        }
-        true
-    });
-}
-
-/// The distinct words of a raw message.
-pub fn message_words(raw: &[u8]) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    visit(raw, |w| {
-        if !out.contains(w) {
-            out.insert(w.to_string());
-        }
-        true
-    });
-    out
 }
 
 /// Whether a raw message holds every term as the prefix of one of its words: what the index
@@ -123,6 +101,15 @@ pub fn query_terms(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn message_words(raw: &[u8]) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        visit(raw, |w| {
+            out.insert(w.to_string());
+            true
+        });
+        out
+    }
 
     #[test]
     fn words_from_headers_and_body() {

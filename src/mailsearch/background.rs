@@ -135,7 +135,7 @@ impl Indexer {
         };
         let backend = account.backend();
         let done = idx.catch_up(folder.coll, max, |item, sink| {
-            if let Ok(raw) = backend.raw(folder, item) {
+            if let Ok(raw) = backend.raw_start(folder, item, words::MAX_MESSAGE_BYTES) {
                 words::visit(&raw, |w| {
                     sink(w);
                     true

@@ -115,7 +115,7 @@ fn read_matching(
     let backend = account.backend();
     let holds = |item: &Item| {
         backend
-            .raw(folder, item)
+            .raw_start(folder, item, words::MAX_MESSAGE_BYTES)
             .is_ok_and(|raw| words::message_matches(&raw, terms))
     };
     let threads = std::thread::available_parallelism()
@@ -308,6 +308,64 @@ mod tests {
             .collect()
     }
 
+    /// Index and scan both read a message's first mebibyte: a text before a big attachment is
+    /// found, a text after it is not (though a whole read would find it), and the two agree.
+    #[test]
+    fn a_message_is_read_up_to_its_first_mebibyte() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let filler = "QUJD".repeat(words::MAX_MESSAGE_BYTES as usize / 4 + 1000);
+        let text = |word: &str| format!("--b\r\nContent-Type: text/plain\r\n\r\nA {word}.\r\n");
+        let attachment = format!(
+            "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment\r\nContent-Transfer-Encoding: base64\r\n\r\n{filler}\r\n"
+        );
+        let cur = data.join("mail").join(USER).join("cur");
+        std::fs::create_dir_all(&cur).unwrap();
+        let mut late = Vec::new();
+        for (n, subject, body) in [
+            (1, "Before", format!("{}{attachment}", text("otter"))),
+            (2, "After", format!("{attachment}{}", text("beaver"))),
+        ] {
+            let raw = format!(
+                "From: bob@example.com\r\nSubject: {subject}\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n{body}--b--\r\n"
+            );
+            std::fs::write(cur.join(format!("170000000{n}.M{n}P1.t:2,S")), &raw).unwrap();
+            late = raw.into_bytes();
+        }
+        let mut whole = Vec::new();
+        words::visit(&late, |w| {
+            whole.push(w.to_string());
+            true
+        });
+        assert!(whole.iter().any(|w| w == "beaver"), "{whole:?}");
+
+        let app = app(&data);
+        let account = Account::open(&app, USER).unwrap();
+        let scanned = (subjects(&account, "otter"), subjects(&account, "beaver"));
+        assert_eq!(scanned, (vec!["Before".to_string()], vec![]));
+        let inbox = account.folders().unwrap().remove(0);
+        let backend = account.backend();
+        let idx = SearchIndex {
+            db: &app.db,
+            index: &app.index,
+            user: USER,
+        };
+        idx.catch_up(inbox.coll, usize::MAX, |item, sink| {
+            let raw = backend
+                .raw_start(&inbox, item, words::MAX_MESSAGE_BYTES)
+                .unwrap();
+            words::visit(&raw, |w| {
+                sink(w);
+                true
+            });
+        })
+        .unwrap();
+        let now = app.index.modseq(inbox.coll).unwrap();
+        assert_eq!(idx.indexed(inbox.coll).unwrap(), now);
+        let indexed = (subjects(&account, "otter"), subjects(&account, "beaver"));
+        assert_eq!(indexed, scanned);
+    }
+
     /// Whatever the index has read is answered from it, the rest from the files, and a change
     /// log pruned past the index's mark has every file read. Shown by rewriting a message after
     /// it was indexed (a Maildir message never changes content, so only this test can tell).
@@ -333,7 +391,9 @@ mod tests {
         };
         let done = idx
             .catch_up(inbox.coll, usize::MAX, |item, sink| {
-                let raw = backend.raw(&inbox, item).unwrap();
+                let raw = backend
+                    .raw_start(&inbox, item, words::MAX_MESSAGE_BYTES)
+                    .unwrap();
                 words::visit(&raw, |w| {
                     sink(w);
                     true

@@ -8,6 +8,9 @@ use std::collections::BTreeSet;
 const MAX_WORD_CHARS: usize = 32;
 /// The body text indexed; later text is rarely what a phone user searches for.
 const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The start of a message read for its words, index and search alike: headers and text come
+/// before attachments, and the read of a message with big ones stays bounded.
+pub const MAX_MESSAGE_BYTES: u64 = 1 << 20;
 
 /// Calls `each` with every word of `text`, lower-cased (repeats included), until it returns
 /// false; returns false then. One buffer serves every word: most words are seen before.

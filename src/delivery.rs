@@ -102,6 +102,8 @@ pub fn after_delivery(
             flags: Flags::EMPTY,
         },
     )?;
+    // The new message gets into the search index before anyone searches for it.
+    app.search.sweep(user);
     if folder == &FolderName::inbox() {
         schedule(app, user, &raw);
     }

@@ -1,7 +1,8 @@
 //! Mailbox search through a real server: Search (Store Mailbox) and Find (MailBoxSearchCriterion)
 //! find messages by a word of their body, a subject prefix or a sender, within a folder or all of
 //! them, with date bounds, Range and Total, and see messages delivered after the first search;
-//! mail a Sync saw is indexed in the background before anyone searches.
+//! mail a Sync saw is indexed in the background before anyone searches, and so is the mail of
+//! every folder at server start and of a folder a FolderSync lists.
 
 mod common;
 mod mail_common;
@@ -328,4 +329,136 @@ fn mail_a_sync_saw_is_indexed_in_the_background() {
         "no second background catch-up"
     );
     assert_eq!(call(&mut phone, "zebrafish"), ["Pond", "Aquarium"]);
+}
+
+/// The server indexes every user's mail folders when it starts, a folder that appears later when
+/// a FolderSync lists it, and the Inbox after `easd deliver`, before any Sync or Search touched
+/// them. Shown as above: a message
+/// rewritten after the thread read it is found by its old words.
+#[test]
+fn folders_are_indexed_at_server_start_and_at_folder_sync() {
+    // This first run finds no mailbox, so it looks over none; the mail comes after.
+    let mut server = Server::start();
+    deliver(
+        &server,
+        None,
+        1_704_103_200,
+        message(
+            "Mon, 1 Jan 2024 10:00:00 +0000",
+            "bob@example.com",
+            "Aquarium",
+            "The zebrafish arrived.",
+            false,
+        ),
+    );
+    deliver(
+        &server,
+        Some("Archive"),
+        1_704_103_260,
+        message(
+            "Mon, 1 Jan 2024 10:01:00 +0000",
+            "carol@example.org",
+            "Receipt",
+            "Invoice for the zebrafish.",
+            false,
+        ),
+    );
+    server.restart();
+    for _ in 0..2 {
+        assert!(
+            server
+                .wait_log("1 new messages indexed", Duration::from_secs(60))
+                .is_some(),
+            "both folders are indexed at start"
+        );
+    }
+    for (folder, name, subject) in [
+        (None, "1704103200.M1P1Q1704103200.test:2,S", "Aquarium"),
+        (
+            Some("Archive"),
+            "1704103260.M1P1Q1704103260.test:2,S",
+            "Receipt",
+        ),
+    ] {
+        let mut dir = server.maildir(USER);
+        if let Some(f) = folder {
+            dir = dir.join(format!(".{f}"));
+        }
+        std::fs::write(
+            dir.join("cur").join(name),
+            message(
+                "Mon, 1 Jan 2024 10:00:00 +0000",
+                "bob@example.com",
+                subject,
+                "The goldfish arrived.",
+                false,
+            ),
+        )
+        .unwrap();
+    }
+    let mut phone = server.device(USER, "ms3");
+    let call = |phone: &mut easd::client::Device, words: &str| {
+        let tree = run(phone.call(Command::Search, &mailbox(text(words), None, false).encode()));
+        subjects(&SearchResponse::parse(&tree.unwrap()).unwrap())
+    };
+    run(mail_common::inbox_id(&mut phone));
+    assert_eq!(call(&mut phone, "zebrafish"), ["Receipt", "Aquarium"]);
+    assert!(call(&mut phone, "goldfish").is_empty());
+
+    // A folder made after the start: the FolderSync that lists it has it indexed.
+    deliver(
+        &server,
+        Some("Later"),
+        1_704_103_320,
+        message(
+            "Mon, 1 Jan 2024 10:02:00 +0000",
+            "dave@example.net",
+            "Heron",
+            "A heron ate the zebrafish.",
+            false,
+        ),
+    );
+    let listed = run(phone.folder_sync(SyncKey::Initial)).unwrap();
+    let later = listed
+        .changes
+        .iter()
+        .find_map(|c| match c {
+            FolderChange::Add(e) if e.display_name == "Later" => Some(e.server_id.clone()),
+            _ => None,
+        })
+        .expect("the new folder is listed");
+    let needle = format!(
+        "search index: {USER} folder {}: 1 new messages indexed",
+        later.number().unwrap()
+    );
+    assert!(
+        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
+        "the new folder is indexed after the FolderSync"
+    );
+    assert_eq!(
+        call(&mut phone, "zebrafish"),
+        ["Heron", "Receipt", "Aquarium"]
+    );
+
+    // A delivery through `easd deliver` has its folder indexed too.
+    let (inbox, _) = run(mail_common::inbox_id(&mut phone));
+    let (ok, _, err) = server.cli(
+        &["deliver", USER],
+        Some(&message(
+            "Mon, 1 Jan 2024 10:03:00 +0000",
+            "erin@example.org",
+            "Otter",
+            "An otter.",
+            false,
+        )),
+    );
+    assert!(ok, "{err}");
+    let needle = format!(
+        "search index: {USER} folder {}: 1 new messages indexed",
+        inbox.number().unwrap()
+    );
+    assert!(
+        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
+        "the delivery is indexed"
+    );
 }

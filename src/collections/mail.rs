@@ -16,7 +16,7 @@ use crate::state::index::RefreshError;
 use crate::state::index::{IndexError, Item, Preview};
 use crate::state::mail::{message_ref, note_message, note_removed, preview_folder, refresh_folder};
 use crate::state::verb_times;
-use crate::store::{FlagUpdate, Flags, FolderName, MessageRef};
+use crate::store::{FlagUpdate, Flags, FolderName, MessageRef, StoreError};
 use crate::wbxml::Element;
 use crate::wbxml::tags::{airsync, airsyncbase, email, email2};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -156,6 +156,30 @@ impl<'a> MailBackend<'a> {
             .account
             .store
             .read(mail_folder(folder)?, &message_ref(item)?)?)
+    }
+
+    /// The first `max` bytes of an item's raw message: what the search index reads of it, so a
+    /// message with big attachments costs a bounded read.
+    pub fn raw_start(
+        &self,
+        folder: &Folder,
+        item: &Item,
+        max: u64,
+    ) -> Result<Vec<u8>, BackendError> {
+        use std::io::Read;
+        let file = self
+            .account
+            .store
+            .open(mail_folder(folder)?, &message_ref(item)?)?;
+        let mut out = Vec::new();
+        file.take(max)
+            .read_to_end(&mut out)
+            .map_err(|source| StoreError::Io {
+                op: "read",
+                path: item.key.clone().into(),
+                source,
+            })?;
+        Ok(out)
     }
 
     /// Moves a message to another mail folder keeping its flags; returns it as it is there now.

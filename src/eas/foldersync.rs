@@ -227,6 +227,8 @@ pub fn run(
     let account = Account::open(app, dev.user).map_err(|e| e.to_string())?;
     let folders = account.folders().map_err(|e| e.to_string())?;
     account.reconcile(&folders).map_err(|e| e.to_string())?;
+    // A phone that lists its folders is about to use them: index any not indexed yet.
+    app.search.sweep(dev.user);
     let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
     let now = records(&limits.visible(folders));
     let stored = app.sync_states.hierarchy(dev).map_err(|e| e.to_string())?;

@@ -1,19 +1,21 @@
-//! Keeps the word indexes caught up off the request path, so a Search seldom reads a message:
-//! every refresh of a mail folder that finds it ahead of its word index (a Sync or Ping that saw
-//! new mail, the push watcher after a delivery) queues the folder, and one low-priority thread
-//! for the whole server catches it up a moment later. A burst of deliveries makes one catch-up,
-//! not one per message, and a catch-up holds at most `index::FLUSH` messages' words in memory.
+//! Keeps the word indexes caught up off the request path, so a Search seldom reads a message.
+//! Folders get queued
+//! - at server start and at each FolderSync or delivery, by a look over every mail folder of a
+//!   user (a "sweep": each folder is refreshed, which finds a folder never indexed or indexed only
+//!   in part);
+//! - by every refresh of a mail folder that finds it ahead of its word index (a Sync or Ping that
+//!   saw new mail, the push watcher after a delivery, a sweep).
 //!
-//! A Search catches its folders up itself under the same per-folder lock, so it never reads
-//! what the thread is reading: it waits at most for the thread's current part (the thread lets
-//! go of the folder every `PART` messages), reads whatever is left at its own priority, and its
-//! answer always covers every message.
+//! A queued folder waits [`SETTLE`], so a burst of deliveries makes one catch-up, not one per
+//! message. One niced thread for the whole server works through the folders one at a time,
+//! writing every `index::FLUSH` messages, so its memory is bounded whatever the folder's size and
+//! a search meanwhile finds the part already written in the index. Searches never wait for it
+//! (see the parent module).
 
-use super::MailSearchError;
-use super::index::{CaughtUp, SearchIndex};
+use super::index::{self, CaughtUp, SearchIndex};
 use super::words;
 use crate::app::App;
-use crate::collections::{Account, Folder};
+use crate::collections::{Account, Folder, ItemBackend, ItemClass};
 use crate::state::index::Collection;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -26,21 +28,32 @@ const SETTLE: Duration = Duration::from_secs(1);
 /// The thread's nice value: a catch-up yields the CPU to requests.
 const NICE: i32 = 10;
 
-/// Messages the thread reads before letting go of a folder for a moment.
+/// Messages the thread reads before it records its progress and looks at its queue again.
 const PART: usize = 4096;
 
-/// A folder waiting to be caught up.
+enum Work {
+    /// Refresh every mail folder of the user, queueing those whose index is behind.
+    Sweep,
+    /// Catch this folder up.
+    Folder(Folder),
+}
+
+/// Something the thread is to do for a user.
 struct Job {
     user: String,
-    folder: Folder,
-    /// The change-index modseq the folder was seen at.
-    modseq: u64,
+    work: Work,
     due: Instant,
+}
+
+impl Job {
+    fn is_folder(&self, coll: Collection) -> bool {
+        matches!(&self.work, Work::Folder(folder) if folder.coll == coll)
+    }
 }
 
 #[derive(Default)]
 struct Queue {
-    /// Jobs in order of due time (each is due SETTLE after it was queued).
+    /// Jobs in order of due time.
     jobs: VecDeque<Job>,
     /// The modseq each folder's word index is known to reach.
     indexed: HashMap<Collection, u64>,
@@ -51,8 +64,6 @@ struct Queue {
 pub struct Indexer {
     queue: Mutex<Queue>,
     wake: Condvar,
-    /// One lock per folder ever caught up (as many as the users' mail folders).
-    locks: Mutex<HashMap<Collection, Arc<Mutex<()>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -67,73 +78,92 @@ impl Indexer {
         if q.indexed.get(&folder.coll).is_some_and(|&m| m >= modseq) {
             return;
         }
-        if let Some(queued) = q.jobs.iter_mut().find(|j| j.folder.coll == folder.coll) {
-            queued.modseq = queued.modseq.max(modseq);
+        // A queued job reads up to the change index's modseq when it runs.
+        if q.jobs.iter().any(|j| j.is_folder(folder.coll)) {
             return;
         }
-        q.jobs.push_back(Job {
-            user: user.to_string(),
-            folder: folder.clone(),
-            modseq,
-            due: Instant::now() + SETTLE,
-        });
-        self.wake.notify_one();
+        self.push(
+            &mut q,
+            user,
+            Work::Folder(folder.clone()),
+            Instant::now() + SETTLE,
+        );
     }
 
-    /// Brings `folder`'s word index up to date with the change index (which the caller has
-    /// refreshed), reading only the messages added since its mark.
-    pub fn catch_up(
-        &self,
-        account: &Account<'_>,
-        folder: &Folder,
-    ) -> Result<CaughtUp, MailSearchError> {
-        self.catch_up_some(account, folder, usize::MAX)
+    /// Queues a look over every mail folder of `user` (a FolderSync, a delivery), unless one is
+    /// queued already.
+    pub fn sweep(&self, user: &str) {
+        self.sweep_at(user, Instant::now() + SETTLE);
     }
 
-    /// [`Indexer::catch_up`] stopping after about `max` messages. The thread goes in such parts
-    /// and lets go of the folder in between, so a Search arriving meanwhile waits for one part
-    /// on the niced thread at most and then reads the rest at its own priority.
+    fn sweep_at(&self, user: &str, due: Instant) {
+        let mut q = lock(&self.queue);
+        if q.jobs
+            .iter()
+            .any(|j| j.user == user && matches!(j.work, Work::Sweep))
+        {
+            return;
+        }
+        self.push(&mut q, user, Work::Sweep, due);
+    }
+
+    /// Queues a job, keeping the queue in order of due time.
+    fn push(&self, q: &mut Queue, user: &str, work: Work, due: Instant) {
+        let at = q.jobs.partition_point(|j| j.due <= due);
+        q.jobs.insert(
+            at,
+            Job {
+                user: user.to_string(),
+                work,
+                due,
+            },
+        );
+        self.wake.notify_all();
+    }
+
+    /// Catches `folder`'s word index up with the change index by about `max` messages.
     fn catch_up_some(
         &self,
         account: &Account<'_>,
         folder: &Folder,
         max: usize,
-    ) -> Result<CaughtUp, MailSearchError> {
-        let folder_lock = lock(&self.locks).entry(folder.coll).or_default().clone();
-        let _serial = lock(&folder_lock);
+    ) -> Result<CaughtUp, super::MailSearchError> {
         let idx = SearchIndex {
             db: &account.app.db,
             index: &account.app.index,
             user: account.user,
         };
         let backend = account.backend();
-        let done = idx.catch_up(folder.coll, max, |item| {
-            backend
-                .raw(folder, item)
-                .ok()
-                .map(|raw| words::message_words(&raw))
+        let done = idx.catch_up(folder.coll, max, |item, sink| {
+            if let Ok(raw) = backend.raw_start(folder, item, words::MAX_MESSAGE_BYTES) {
+                words::visit(&raw, |w| {
+                    sink(w);
+                    true
+                });
+            }
         })?;
         let mut q = lock(&self.queue);
         let known = q.indexed.entry(folder.coll).or_default();
         *known = (*known).max(done.mark);
-        // A Search that caught up leaves the thread nothing to do for this folder.
-        q.jobs
-            .retain(|j| j.folder.coll != folder.coll || j.modseq > done.mark);
         Ok(done)
     }
 
-    /// The next job, once it is due.
-    fn next(&self) -> Job {
+    /// The next sweep (`sweeps`) or folder job, once it is due.
+    fn next(&self, sweeps: bool) -> Job {
         let mut q = lock(&self.queue);
         loop {
             let now = Instant::now();
-            match q.jobs.front().map(|j| j.due) {
-                Some(due) if due <= now => {
-                    if let Some(job) = q.jobs.pop_front() {
+            let first = q
+                .jobs
+                .iter()
+                .position(|j| matches!(j.work, Work::Sweep) == sweeps);
+            match first.map(|at| (at, q.jobs[at].due)) {
+                Some((at, due)) if due <= now => {
+                    if let Some(job) = q.jobs.remove(at) {
                         return job;
                     }
                 }
-                Some(due) => {
+                Some((_, due)) => {
                     q = self
                         .wake
                         .wait_timeout(q, due - now)
@@ -146,8 +176,98 @@ impl Indexer {
     }
 }
 
-/// Starts the catch-up thread of a serving process.
+/// Refreshes every mail folder of the account; each refresh queues its folder when the word
+/// index is behind (see `MailBackend::refresh`).
+fn sweep(account: &Account<'_>) {
+    let folders = match account.folders() {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("search index: {}: {e}", account.user);
+            return;
+        }
+    };
+    let backend = account.backend();
+    let mail: Vec<&Folder> = folders
+        .iter()
+        .filter(|f| f.kind.class() == ItemClass::Email)
+        .collect();
+    log::debug!(
+        "search index: {}: {} mail folders looked over",
+        account.user,
+        mail.len()
+    );
+    for folder in mail {
+        if let Err(e) = backend.refresh(folder) {
+            log::warn!("search index: {} folder {}: {e}", account.user, folder.id);
+        }
+    }
+}
+
+/// Catches one folder up in parts, recording progress after each.
+fn catch_up(app: &App, account: &Account<'_>, folder: &Folder) {
+    let started = Instant::now();
+    let mut read = 0;
+    let outcome = loop {
+        match app.search.catch_up_some(account, folder, PART) {
+            Ok(done) if done.complete => break Ok(read + done.read),
+            Ok(done) => read += done.read,
+            Err(e) => break Err(e),
+        }
+    };
+    match outcome {
+        Ok(0) => {}
+        Ok(read) => log::debug!(
+            "search index: {} folder {}: {read} new messages indexed in {} ms",
+            account.user,
+            folder.id,
+            started.elapsed().as_millis()
+        ),
+        Err(e) => log::warn!("search index: {} folder {}: {e}", account.user, folder.id),
+    }
+}
+
+/// The job's user's mail, without the PIM collections (which `Account::open` would create when
+/// missing: indexing mail must not set anything else up for a user).
+fn open<'a>(app: &'a App, job: &'a Job) -> Option<Account<'a>> {
+    match app.mail_store(&job.user) {
+        Ok(store) => Some(Account {
+            app,
+            user: &job.user,
+            store,
+            pim: None,
+        }),
+        Err(e) => {
+            log::warn!("search index: {}: {e}", job.user);
+            None
+        }
+    }
+}
+
+/// Starts the threads of a serving process, with a sweep of every user with a mailbox queued, so
+/// folders never indexed (or left behind while the server was down) are indexed before anyone
+/// searches them. Sweeps run on a thread of their own at normal priority: a sweep's refresh holds
+/// the folder's change-index lock, which a request for that folder waits on, while the niced
+/// catch-up thread holds nothing a request waits for but short write transactions.
 pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
+    let now = Instant::now();
+    for user in &app.config.users {
+        let user = user.email.get_ref().as_str();
+        // A user without a mailbox yet has nothing to index, and gets none made here.
+        if App::mail_root(&app.config, user).is_ok_and(|root| root.is_dir()) {
+            app.search.sweep_at(user, now);
+        }
+    }
+    let sweeper = app.clone();
+    std::thread::Builder::new()
+        .name("easd-search-sweep".into())
+        .spawn(move || {
+            loop {
+                let job = sweeper.search.next(true);
+                if let Some(account) = open(&sweeper, &job) {
+                    sweep(&account);
+                }
+            }
+        })?;
     std::thread::Builder::new()
         .name("easd-search-index".into())
         .spawn(move || {
@@ -156,35 +276,13 @@ pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
             if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICE) } != 0 {
                 log::debug!("search index: cannot lower the thread's priority");
             }
+            if let Err(e) = index::drop_old_layouts(&app.db) {
+                log::warn!("search index: old tables not dropped: {e}");
+            }
             loop {
-                let job = app.search.next();
-                let account = match Account::open(&app, &job.user) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        log::warn!("search index: {}: {e}", job.user);
-                        continue;
-                    }
-                };
-                let started = Instant::now();
-                let mut read = 0;
-                let outcome = loop {
-                    match app.search.catch_up_some(&account, &job.folder, PART) {
-                        Ok(done) if done.complete => break Ok(read + done.read),
-                        Ok(done) => read += done.read,
-                        Err(e) => break Err(e),
-                    }
-                };
-                match outcome {
-                    Ok(0) => {}
-                    Ok(read) => log::debug!(
-                        "search index: {} folder {}: {read} new messages indexed in {} ms",
-                        job.user,
-                        job.folder.id,
-                        started.elapsed().as_millis()
-                    ),
-                    Err(e) => {
-                        log::warn!("search index: {} folder {}: {e}", job.user, job.folder.id)
-                    }
+                let job = app.search.next(false);
+                if let (Some(account), Work::Folder(folder)) = (open(&app, &job), &job.work) {
+                    catch_up(&app, &account, folder);
                 }
             }
         })

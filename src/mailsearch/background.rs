@@ -25,9 +25,6 @@ use std::time::{Duration, Instant};
 /// and a folder is caught up at most once per this period.
 const SETTLE: Duration = Duration::from_secs(1);
 
-/// The thread's nice value: a catch-up yields the CPU to requests.
-const NICE: i32 = 10;
-
 /// Messages the thread reads before it records its progress and looks at its queue again.
 const PART: usize = 4096;
 
@@ -271,11 +268,8 @@ pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("easd-search-index".into())
         .spawn(move || {
-            // On Linux a nice value set with who = 0 applies to the calling thread only.
-            // SAFETY: setpriority reads no memory of ours.
-            if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICE) } != 0 {
-                log::debug!("search index: cannot lower the thread's priority");
-            }
+            // A catch-up yields the CPU to requests, like the bulk pool.
+            crate::work::lower_this_thread();
             if let Err(e) = index::drop_old_layouts(&app.db) {
                 log::warn!("search index: old tables not dropped: {e}");
             }

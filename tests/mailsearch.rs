@@ -46,6 +46,18 @@ fn deliver(server: &Server, folder: Option<&str>, ts: u64, msg: Vec<u8>) {
     .unwrap();
 }
 
+/// Waits for the background indexer's log line saying it indexed one new message of `folder`.
+fn assert_indexed(server: &Server, folder: &CollectionId, why: &str) {
+    let needle = format!(
+        "search index: {USER} folder {}: 1 new messages indexed",
+        folder.number().unwrap()
+    );
+    assert!(
+        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
+        "{why}"
+    );
+}
+
 fn mailbox(query: MailboxQuery, range: Option<SearchRange>, deep: bool) -> SearchRequest {
     SearchRequest {
         query: Query::Mailbox(query),
@@ -290,14 +302,7 @@ fn mail_a_sync_saw_is_indexed_in_the_background() {
         mail_common::prime(&mut phone, &inbox).await;
         inbox
     });
-    let needle = format!(
-        "search index: {USER} folder {}: 1 new messages indexed",
-        inbox.number().unwrap()
-    );
-    assert!(
-        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
-        "no background catch-up logged"
-    );
+    assert_indexed(&server, &inbox, "no background catch-up logged");
     std::fs::write(
         server.maildir(USER).join("cur").join(name),
         aquarium("The goldfish arrived."),
@@ -324,10 +329,7 @@ fn mail_a_sync_saw_is_indexed_in_the_background() {
         ),
     );
     run(mail_common::prime(&mut phone, &inbox));
-    assert!(
-        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
-        "no second background catch-up"
-    );
+    assert_indexed(&server, &inbox, "no second background catch-up");
     assert_eq!(call(&mut phone, "zebrafish"), ["Pond", "Aquarium"]);
 }
 
@@ -427,13 +429,10 @@ fn folders_are_indexed_at_server_start_and_at_folder_sync() {
             _ => None,
         })
         .expect("the new folder is listed");
-    let needle = format!(
-        "search index: {USER} folder {}: 1 new messages indexed",
-        later.number().unwrap()
-    );
-    assert!(
-        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
-        "the new folder is indexed after the FolderSync"
+    assert_indexed(
+        &server,
+        &later,
+        "the new folder is indexed after the FolderSync",
     );
     assert_eq!(
         call(&mut phone, "zebrafish"),
@@ -453,12 +452,5 @@ fn folders_are_indexed_at_server_start_and_at_folder_sync() {
         )),
     );
     assert!(ok, "{err}");
-    let needle = format!(
-        "search index: {USER} folder {}: 1 new messages indexed",
-        inbox.number().unwrap()
-    );
-    assert!(
-        server.wait_log(&needle, Duration::from_secs(60)).is_some(),
-        "the delivery is indexed"
-    );
+    assert_indexed(&server, &inbox, "the delivery is indexed");
 }

@@ -119,7 +119,7 @@ impl Indexer {
     }
 
     /// Catches `folder`'s word index up with the change index by about `max` messages.
-    fn catch_up_some(
+    pub(super) fn catch_up_some(
         &self,
         account: &Account<'_>,
         folder: &Folder,

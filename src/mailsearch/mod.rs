@@ -344,22 +344,14 @@ mod tests {
         let scanned = (subjects(&account, "otter"), subjects(&account, "beaver"));
         assert_eq!(scanned, (vec!["Before".to_string()], vec![]));
         let inbox = account.folders().unwrap().remove(0);
-        let backend = account.backend();
+        app.search
+            .catch_up_some(&account, &inbox, usize::MAX)
+            .unwrap();
         let idx = SearchIndex {
             db: &app.db,
             index: &app.index,
             user: USER,
         };
-        idx.catch_up(inbox.coll, usize::MAX, |item, sink| {
-            let raw = backend
-                .raw_start(&inbox, item, words::MAX_MESSAGE_BYTES)
-                .unwrap();
-            words::visit(&raw, |w| {
-                sink(w);
-                true
-            });
-        })
-        .unwrap();
         let now = app.index.modseq(inbox.coll).unwrap();
         assert_eq!(idx.indexed(inbox.coll).unwrap(), now);
         let indexed = (subjects(&account, "otter"), subjects(&account, "beaver"));
@@ -383,22 +375,9 @@ mod tests {
         assert_eq!(subjects(&account, "koi zebrafish"), ["Tank"]);
 
         let inbox = account.folders().unwrap().remove(0);
-        let backend = account.backend();
-        let idx = SearchIndex {
-            db: &app.db,
-            index: &app.index,
-            user: USER,
-        };
-        let done = idx
-            .catch_up(inbox.coll, usize::MAX, |item, sink| {
-                let raw = backend
-                    .raw_start(&inbox, item, words::MAX_MESSAGE_BYTES)
-                    .unwrap();
-                words::visit(&raw, |w| {
-                    sink(w);
-                    true
-                });
-            })
+        let done = app
+            .search
+            .catch_up_some(&account, &inbox, usize::MAX)
             .unwrap();
         assert_eq!(done.read, 3);
         put(&data, 1, "Aquarium", "The goldfish arrived.");

@@ -394,6 +394,19 @@ fn a_notification_wakes_a_ping_only_for_what_the_device_would_get() {
         ping_around(&server, phone, &inbox, || {}),
         PingStatus::Expired
     );
+    // The same once recorded in the change log by another device's Sync before the Ping looks.
+    let phone = server.device(USER, "p-judge");
+    let status = ping_around(&server, phone, &inbox, || {
+        std::fs::write(new.join(mail_name(old, 4, "")), message(4, "oldest", "")).unwrap();
+        let mut other = server.device(USER, "p-other");
+        let (other_inbox, _) = run(inbox_id(&mut other));
+        let primed = run(other.sync(&sync_req(&other_inbox, SyncKey::Initial, 10)))
+            .unwrap()
+            .unwrap();
+        let key = primed.collections[0].sync_key.unwrap();
+        run(other.sync(&sync_req(&other_inbox, key, 10))).unwrap();
+    });
+    assert_eq!(status, PingStatus::Expired);
 
     // Another program flags the message it holds: a change for it.
     let phone = server.device(USER, "p-judge");

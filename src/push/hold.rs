@@ -8,13 +8,17 @@ use crate::app::App;
 use crate::collections::{Account, Folder, ItemBackend};
 use crate::eas::ids::CollectionId;
 use crate::eas::limits::DeviceLimits;
+use crate::eas::sync::echoed;
 use crate::eas::sync::{CollectionRequest, engine};
-use crate::state::index::{Uid, Unrecorded};
+use crate::state::index::{Change, Uid, Unrecorded};
 use crate::state::sync::{CollectionState, DeviceRef};
 use crate::state::uidset::UidSet;
 use smol::Timer;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Recorded changes the quick test reads before it leaves the answer to a dry run.
+const RECORDED_PAGE: usize = 256;
 
 /// Counts a held request in `Stats::held_pings` for as long as it lives.
 pub struct Held<'a>(&'a App);
@@ -163,12 +167,14 @@ pub fn pending(
 }
 
 /// The cheap test, which reads but never writes and so never waits behind a committing Sync:
-/// the folder's listing against the index (two stats when its directories did not move) and the
-/// index's modseq against the one the device's last Sync left it at. `Some(true)` when a change
-/// not yet indexed is one the device's next Sync would send (new within its FilterType, or an
-/// item it holds changed or gone), `Some(false)` when nothing was recorded past its position and
-/// nothing on disk is for it, `None` when only a dry run can tell (changes recorded past its
-/// position may be its own echoes; the Sync would do more than follow the change log; an error).
+/// the folder's listing against the index (two stats when its directories did not move), then
+/// the changes recorded past the device's position (read, one page at most), each judged as the
+/// device's next Sync would judge it, its own echoes left out. `Some(true)` when a change is one
+/// that Sync would send (new within its FilterType, or an item it holds changed or gone),
+/// `Some(false)` when none is, `None` when only a dry run can tell (the Sync would do more than
+/// follow the change log; a longer log; an error). Without the second part, any refresh by
+/// someone else (another device, the search indexer, the fallback watcher) before the wake-up
+/// sent the check to the dry run, which waits on the folder's lock behind committing Syncs.
 /// Like the engine, it cannot know before rendering that a new file is not a message at all:
 /// such a file wakes the device once, and its Sync then moves past it.
 fn quick(
@@ -180,13 +186,13 @@ fn quick(
     let min_time = engine::log_window(ctx, folder, state).ok()??;
     let preview = backend.preview(folder).ok()?;
     let mut held: Option<UidSet> = None;
+    let mut holds = |uid: Uid| -> Option<bool> {
+        if held.is_none() {
+            held = Some(ctx.app.sync_states.held(ctx.dev, folder.id).ok()?);
+        }
+        Some(held.as_ref().is_some_and(|h| h.contains(uid.0)))
+    };
     for change in &preview.unrecorded {
-        let mut holds = |uid: Uid| -> Option<bool> {
-            if held.is_none() {
-                held = Some(ctx.app.sync_states.held(ctx.dev, folder.id).ok()?);
-            }
-            Some(held.as_ref().is_some_and(|h| h.contains(uid.0)))
-        };
         let sends = match *change {
             Unrecorded::Added { time } => time >= min_time,
             Unrecorded::Changed { uid, time } => holds(uid)? || time >= min_time,
@@ -196,7 +202,30 @@ fn quick(
             return Some(true);
         }
     }
-    (preview.modseq == state.current.modseq).then_some(false)
+    if preview.modseq == state.current.modseq {
+        return Some(false);
+    }
+    let page = ctx
+        .app
+        .index
+        .changes_since(folder.coll, state.current.modseq, RECORDED_PAGE)
+        .ok()?;
+    if page.more {
+        return None;
+    }
+    for change in page.changes {
+        let sends = match change {
+            Change::Added(item) | Change::Changed(item) => {
+                !echoed(&state.echo, item.uid.0, item.modseq)
+                    && (holds(item.uid)? || item.time >= min_time)
+            }
+            Change::Removed { uid, .. } => holds(uid)?,
+        };
+        if sends {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 /// The Sync engine run for collection `id` without committing: would it send the device a

@@ -5,6 +5,7 @@
 
 mod apply;
 mod collect;
+pub use collect::echoed;
 pub mod engine;
 pub mod request;
 pub mod response;

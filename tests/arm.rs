@@ -270,7 +270,13 @@ fn aarch64_musl_static_under_qemu_user_options_foldersync_sync_and_ping() {
         !headers.contains("INTERP"),
         "the musl build must be static, it asks for an interpreter"
     );
-    exercise(&Emulated::start("qemu-aarch64-static", &[], bin));
+    let server = Emulated::start("qemu-aarch64-static", &[], bin);
+    std::thread::sleep(Duration::from_secs(2));
+    eprintln!(
+        "figure: aarch64 static musl idle VmRSS under qemu-aarch64-static: {} KiB",
+        server.rss_kib()
+    );
+    exercise(&server);
 }
 
 /// A free TCP port on 127.0.0.1 for QEMU's hostfwd.

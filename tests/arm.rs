@@ -280,6 +280,31 @@ fn aarch64_musl_static_under_qemu_user_options_foldersync_sync_and_ping() {
 }
 
 /// A free TCP port on 127.0.0.1 for QEMU's hostfwd.
+/// The guest's first OPTIONS answer. hostfwd accepts at once and drops the connection while
+/// nothing listens in the guest: retry every `pause` until easd answers, failing with the
+/// console's text once `limit` has passed since `started` (the boot is clearly stuck).
+fn first_options(
+    phone: &mut Device,
+    started: Instant,
+    console: &Path,
+    limit: Duration,
+    pause: Duration,
+) -> easd::client::Reply {
+    loop {
+        if let Ok(r) = run(phone.options()) {
+            return r;
+        }
+        phone.conn.close();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < limit,
+            "no answer after {elapsed:?}; console:\n{}",
+            std::fs::read_to_string(console).unwrap_or_default()
+        );
+        std::thread::sleep(pause);
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -324,21 +349,13 @@ fn initramfs_boots_under_qemu_system_and_answers_through_hostfwd() {
     );
     let target = Target::http(format!("127.0.0.1:{port}"));
     let mut phone = Device::new(target, "demo@example.com", "demo", "qemu-phone");
-    // hostfwd accepts at once and drops the connection while nothing listens in the guest: retry
-    // until the guest's easd answers (or the boot is clearly stuck).
-    let first = loop {
-        if let Ok(r) = run(phone.options()) {
-            break r;
-        }
-        phone.conn.close();
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed < Duration::from_secs(300),
-            "no answer after {elapsed:?}; console:\n{}",
-            std::fs::read_to_string(console.path()).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let first = first_options(
+        &mut phone,
+        started,
+        console.path(),
+        Duration::from_secs(300),
+        Duration::from_millis(200),
+    );
     eprintln!(
         "figure: qemu-system-aarch64 boot to first OPTIONS answer: {:.1} s",
         started.elapsed().as_secs_f64()
@@ -399,19 +416,13 @@ fn generic_aarch64_image_first_boot_makes_cert_prints_url_and_answers_https() {
         "image-phone",
     );
     // A full Debian boot under TCG on a busy machine: minutes, not seconds.
-    let first = loop {
-        if let Ok(r) = run(phone.options()) {
-            break r;
-        }
-        phone.conn.close();
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed < Duration::from_secs(1200),
-            "no answer after {elapsed:?}; console:\n{}",
-            std::fs::read_to_string(console.path()).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let first = first_options(
+        &mut phone,
+        started,
+        console.path(),
+        Duration::from_secs(1200),
+        Duration::from_millis(500),
+    );
     eprintln!(
         "figure: flashed generic-aarch64 image, qemu-system-aarch64 UEFI boot to first HTTPS OPTIONS answer: {:.1} s",
         started.elapsed().as_secs_f64()

@@ -8,9 +8,11 @@ use super::{Account, Folder, Source};
 use crate::items::email::file_message::file_message;
 use crate::items::email::{EmailOptions, MessageMeta, to_application_data};
 use crate::state::index::{Item, Preview, RefreshError, ScanEntry};
+use crate::store::DirStamp;
 use crate::store::files::FileDir;
 use crate::store::vdir::Href;
 use crate::wbxml::Element;
+use std::convert::Infallible;
 use std::io;
 
 /// The folder's display name and the change index's name of its collection.
@@ -52,48 +54,44 @@ impl<'a> FilesMail<'a> {
     }
 }
 
-/// The directory's files as the change index sees them.
-fn scan(dir: &FileDir) -> io::Result<Vec<ScanEntry>> {
-    let (_, entries) = dir.list()?;
-    Ok(entries
+/// The directory's stamp and its files as the change index sees them, from one listing: the
+/// stamp already needs every file's times, so a second listing for the scan would repeat it all.
+fn scan(dir: &FileDir) -> Result<(DirStamp, Vec<ScanEntry>), BackendError> {
+    let (stamp, entries) = dir.list().map_err(io_error)?;
+    let entries = entries
         .into_iter()
         .map(|e| ScanEntry {
             key: e.name.as_str().to_string(),
             version: e.version,
             time: e.mtime,
         })
-        .collect())
+        .collect();
+    Ok((stamp, entries))
+}
+
+fn index_error(e: RefreshError<Infallible>) -> BackendError {
+    match e {
+        RefreshError::Index(e) => e.into(),
+        RefreshError::Scan(never) => match never {},
+    }
 }
 
 impl ItemBackend for FilesMail<'_> {
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError> {
-        let dir = self.dir(folder)?;
-        let (stamp, _) = dir.list().map_err(io_error)?;
-        match self
-            .account
-            .app
-            .index
-            .refresh(folder.coll, stamp, || scan(&dir))
-        {
-            Ok(r) => Ok(r.modseq),
-            Err(RefreshError::Scan(e)) => Err(io_error(e)),
-            Err(RefreshError::Index(e)) => Err(e.into()),
-        }
+        let (stamp, entries) = scan(&self.dir(folder)?)?;
+        let index = &self.account.app.index;
+        index
+            .refresh(folder.coll, stamp, || Ok(entries))
+            .map(|r| r.modseq)
+            .map_err(index_error)
     }
 
     fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
-        let dir = self.dir(folder)?;
-        let (stamp, _) = dir.list().map_err(io_error)?;
-        match self
-            .account
-            .app
-            .index
-            .preview(folder.coll, stamp, || scan(&dir))
-        {
-            Ok(p) => Ok(p),
-            Err(RefreshError::Scan(e)) => Err(io_error(e)),
-            Err(RefreshError::Index(e)) => Err(e.into()),
-        }
+        let (stamp, entries) = scan(&self.dir(folder)?)?;
+        let index = &self.account.app.index;
+        index
+            .preview(folder.coll, stamp, || Ok(entries))
+            .map_err(index_error)
     }
 
     fn render(

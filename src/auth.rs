@@ -256,7 +256,7 @@ impl Authenticator {
     }
 
     /// Authenticates; returns the canonical configured address. Blocking (argon2): call from a
-    /// blocking-friendly thread, e.g. through `smol::unblock`.
+    /// blocking-friendly thread, e.g. through `work::unblock`.
     pub fn verify(&self, config: &Config, creds: &Credentials) -> Result<String, AuthError> {
         let email = resolve_user(config, &creds.username).ok_or(AuthError::UnknownUser)?;
         let user = config.user(email).ok_or(AuthError::UnknownUser)?;

@@ -73,8 +73,8 @@ pub enum Operation {
         collection_id: CollectionId,
         delete_subfolders: bool,
     },
-    /// Anything else (conversation Move): answered as not supported.
-    Other,
+    /// A conversation Move: answered as not supported, since easd has no conversation view.
+    Move,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub enum OperationResponse {
         status: ItemOpsStatus,
         collection_id: CollectionId,
     },
-    Other {
+    Move {
         status: ItemOpsStatus,
     },
 }
@@ -168,7 +168,10 @@ impl ItemOperationsRequest {
                         .first(io::OPTIONS)
                         .is_some_and(|o| o.first(io::DELETE_SUB_FOLDERS).is_some()),
                 },
-                _ => Operation::Other,
+                t if t == io::MOVE => Operation::Move,
+                // Only the three operations above may appear (MS-ASCMD 2.2.3.93): anything else is
+                // an XML validation error, answered with Status 2 rather than silently dropped.
+                other => return Err(ParseError::BadValue(other)),
             });
         }
         Ok(ItemOperationsRequest { operations })
@@ -205,7 +208,7 @@ impl ItemOperationsRequest {
                     }
                     el.push(e);
                 }
-                Operation::Other => {}
+                Operation::Move => el.push(Element::new(io::MOVE)),
             }
         }
         el
@@ -259,7 +262,7 @@ impl ItemOperationsResponse {
                 } => Element::new(io::EMPTY_FOLDER_CONTENTS)
                     .with(status_element(io::STATUS, *status))
                     .with_text(airsync::COLLECTION_ID, collection_id.as_str()),
-                OperationResponse::Other { status } => {
+                OperationResponse::Move { status } => {
                     Element::new(io::MOVE).with(status_element(io::STATUS, *status))
                 }
             });
@@ -313,7 +316,8 @@ impl ItemOperationsResponse {
                     status,
                     collection_id: fields::id(r, airsync::COLLECTION_ID, CollectionId::parse)?,
                 },
-                _ => OperationResponse::Other { status },
+                t if t == io::MOVE => OperationResponse::Move { status },
+                other => return Err(ParseError::BadValue(other)),
             });
         }
         Ok(ItemOperationsResponse {
@@ -527,7 +531,7 @@ fn run(
                     collection_id: collection_id.clone(),
                 }
             }
-            Operation::Other => OperationResponse::Other {
+            Operation::Move => OperationResponse::Move {
                 status: ItemOpsStatus::Unsupported,
             },
         });
@@ -572,6 +576,18 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
 mod tests {
     use super::*;
 
+    /// Found by the eas_requests fuzz target: three stray Range elements under the root once parsed
+    /// as operations that encoding then dropped.
+    #[test]
+    fn a_child_that_is_no_operation_is_a_protocol_error() {
+        let tree = crate::wbxml::decode(&[1, 0x36, 0x20, 0, 0, 20, 0x45, 9, 9, 9, 0, 0, 1])
+            .expect("the fuzz input is valid WBXML");
+        assert_eq!(
+            ItemOperationsRequest::parse(&tree),
+            Err(ParseError::BadValue(io::RANGE))
+        );
+    }
+
     #[test]
     fn round_trips() {
         let req = ItemOperationsRequest {
@@ -588,6 +604,10 @@ mod tests {
             ],
         };
         assert_eq!(ItemOperationsRequest::parse(&req.encode()), Ok(req));
+        let moved = ItemOperationsRequest {
+            operations: vec![Operation::Move],
+        };
+        assert_eq!(ItemOperationsRequest::parse(&moved.encode()), Ok(moved));
         let resp = ItemOperationsResponse {
             status: ItemOpsStatus::Success,
             responses: vec![

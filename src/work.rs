@@ -6,9 +6,10 @@
 //! threads in proportion to the pool's size: a held Ping whose folder changed, or a datagram
 //! announcing the change, then waited behind the very Syncs that earlier wake-ups caused.
 //!
-//! The [`Lane`] is a few threads of normal priority for the short, read-only checks a woken
-//! request makes (has this device's folder changed?), so a burst of wake-ups is not queued in the
-//! same first-come line as the Syncs.
+//! The [`Lane`] is a few threads of normal priority for the short, read-only checks an announced
+//! change queues for held requests (has this device's folder changed?), so a burst of wake-ups is
+//! not queued in the same first-come line as the Syncs. Upkeep that no request waits on (the
+//! search index's catch-up) runs at the lowest priority, below the bulk pool.
 
 use smol::channel::{Receiver, Sender, unbounded};
 use std::cell::Cell;
@@ -16,6 +17,9 @@ use std::sync::OnceLock;
 
 /// How much lower than the async threads the bulk pool runs (added to the process's nice value).
 const BULK_NICE: libc::c_int = 10;
+/// The nice value of upkeep no request waits for (the search index's catch-up): the lowest, so
+/// that a search reading the messages the index has not reached gets the CPU before it.
+const UPKEEP_NICE: libc::c_int = 19;
 
 /// Runs `f` on the blocking pool at bulk priority.
 pub async fn unblock<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -26,8 +30,18 @@ pub async fn unblock<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) 
     .await
 }
 
-/// Lowers the calling thread's priority once; on Linux the nice value is per thread.
+/// Lowers the calling thread's priority to bulk once; on Linux the nice value is per thread.
 pub fn lower_this_thread() {
+    lower_by(BULK_NICE);
+}
+
+/// Lowers the calling thread's priority to the lowest once: for upkeep threads that hold
+/// nothing a request waits on.
+pub fn upkeep_this_thread() {
+    lower_by(UPKEEP_NICE);
+}
+
+fn lower_by(by: libc::c_int) {
     thread_local!(static LOWERED: Cell<bool> = const { Cell::new(false) });
     if LOWERED.with(|l| l.replace(true)) {
         return;
@@ -40,7 +54,7 @@ pub fn lower_this_thread() {
         if now == -1 && *libc::__errno_location() != 0 {
             return;
         }
-        let want = (now + BULK_NICE).min(19);
+        let want = (now + by).min(19);
         if libc::setpriority(libc::PRIO_PROCESS, tid, want) != 0 {
             log::debug!(
                 "cannot lower a pool thread's priority: {}",
@@ -68,24 +82,21 @@ impl Lane {
         }
     }
 
-    /// Runs `f` on one of the lane's threads (on the bulk pool if they could not be started);
-    /// None if `f` panicked.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Option<T> {
-        let (tx, rx) = smol::channel::bounded(1);
-        let job: Job = Box::new(move || {
-            let _ = tx.try_send(f());
-        });
+    /// Queues `f` on one of the lane's threads (on the bulk pool if they could not be started)
+    /// without waiting for it: the hub queues checks from whatever thread announced a change.
+    pub fn submit(&self, f: impl FnOnce() + Send + 'static) {
+        let job: Job = Box::new(f);
         let refused = match self.sender() {
             Some(s) => s.try_send(job).err().map(|e| e.into_inner()),
             None => Some(job),
         };
         if let Some(job) = refused {
-            unblock(job).await;
+            smol::unblock(move || {
+                lower_this_thread();
+                job()
+            })
+            .detach();
         }
-        rx.recv().await.ok()
     }
 
     fn sender(&self) -> Option<&Sender<Job>> {
@@ -126,9 +137,18 @@ mod tests {
         let bulk = smol::block_on(unblock(nice_of_this_thread));
         assert_eq!(bulk, (ours + BULK_NICE).min(19));
         let lane = Lane::new("test", 1);
-        let quick = smol::block_on(lane.run(nice_of_this_thread));
-        assert_eq!(quick, Some(ours));
-        let names = smol::block_on(lane.run(|| std::thread::current().name().map(String::from)));
-        assert_eq!(names.flatten().as_deref(), Some("easd-test-0"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        lane.submit(move || {
+            let name = std::thread::current().name().map(String::from);
+            let _ = tx.send((nice_of_this_thread(), name));
+        });
+        let (quick, name) = rx.recv().expect("the lane ran the job");
+        assert_eq!(quick, ours);
+        assert_eq!(name.as_deref(), Some("easd-test-0"));
+        let upkeep = std::thread::spawn(|| {
+            upkeep_this_thread();
+            nice_of_this_thread()
+        });
+        assert_eq!(upkeep.join().ok(), Some((ours + UPKEEP_NICE).min(19)));
     }
 }

@@ -242,9 +242,11 @@ fn open<'a>(app: &'a App, job: &'a Job) -> Option<Account<'a>> {
 
 /// Starts the threads of a serving process, with a sweep of every user with a mailbox queued, so
 /// folders never indexed (or left behind while the server was down) are indexed before anyone
-/// searches them. Sweeps run on a thread of their own at normal priority: a sweep's refresh holds
-/// the folder's change-index lock, which a request for that folder waits on, while the niced
-/// catch-up thread holds nothing a request waits for but short write transactions.
+/// searches them. Sweeps run on a thread of their own at the bulk pool's priority: a sweep's
+/// refresh holds the folder's change-index lock, which a request for that folder (on the bulk
+/// pool) waits on, so it must not run below them. The catch-up thread holds nothing a request
+/// waits for but short write transactions, so it runs at the lowest priority: a search that came
+/// before it reads the unindexed messages itself, and gets the CPU first.
 pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
     let now = Instant::now();
     for user in &app.config.users {
@@ -258,6 +260,7 @@ pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("easd-search-sweep".into())
         .spawn(move || {
+            crate::work::lower_this_thread();
             loop {
                 let job = sweeper.search.next(true);
                 if let Some(account) = open(&sweeper, &job) {
@@ -268,8 +271,7 @@ pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("easd-search-index".into())
         .spawn(move || {
-            // A catch-up yields the CPU to requests, like the bulk pool.
-            crate::work::lower_this_thread();
+            crate::work::upkeep_this_thread();
             if let Err(e) = index::drop_old_layouts(&app.db) {
                 log::warn!("search index: old tables not dropped: {e}");
             }

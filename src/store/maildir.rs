@@ -547,7 +547,7 @@ impl MailStore for Maildir {
     }
 
     fn open(&self, folder: &FolderName, msg: &MessageRef) -> Result<File, StoreError> {
-        self.with_message(folder, msg, "open", |loc| File::open(&loc.path))
+        self.with_message(folder, msg, "open", |loc| open_noatime(&loc.path))
     }
 
     /// Served from the name when it carries both values, without checking
@@ -765,6 +765,20 @@ fn make_maildir(dir: &Path, subfolder: bool) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Opens a message for reading without updating its access time where the kernel allows it (the
+/// process owns the file): the search index and a search before it read every message of a
+/// folder, and each first read would otherwise write the inode back.
+fn open_noatime(path: &Path) -> io::Result<File> {
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(path)
+    {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => File::open(path),
+        other => other,
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {

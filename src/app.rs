@@ -119,9 +119,6 @@ pub struct App {
     pub console: crate::admin::Console,
     /// Keeps the mailbox-search word indexes caught up.
     pub search: crate::mailsearch::background::Indexer,
-    /// The threads that answer "has this folder changed for this device?" for woken held
-    /// requests, apart from the bulk pool (see `work`).
-    pub push_lane: crate::work::Lane,
 }
 
 impl App {
@@ -170,7 +167,6 @@ impl App {
             devices,
             console,
             search: Default::default(),
-            push_lane: crate::work::Lane::new("push", 2),
         })
     }
 

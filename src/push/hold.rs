@@ -41,6 +41,8 @@ impl Drop for Held<'_> {
 pub enum Waited {
     /// Something may have changed in this collection (`None`: anywhere): check again.
     Changed(Option<u32>),
+    /// The subscription's precheck has an answer to take.
+    Checked,
     /// The same device sent another request.
     Superseded,
     /// The heartbeat ran out.
@@ -53,6 +55,7 @@ pub async fn wait(sub: &Subscription, deadline: Instant) -> Waited {
         async {
             match sub.next().await {
                 Wake::Changed(c) => Waited::Changed(c),
+                Wake::Checked => Waited::Checked,
                 Wake::Superseded => Waited::Superseded,
             }
         },

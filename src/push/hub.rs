@@ -2,11 +2,15 @@
 //! collections it watches; a change to one of them wakes every subscription of that user watching it,
 //! and only those. A subscription is a slot in a map and a small signal: no timer, no thread, and
 //! dropping it (the client hung up, the connection dropped the handler) unregisters it at once.
+//! A subscription with a [`Precheck`] is not woken by a change but has its check queued on the
+//! hub's push lane, and is woken by the check's answer.
 //!
 //! The signal is a four-wake queue and an event rather than a channel: every held Ping owns one,
 //! and a bounded channel's cache-padded counters and three events cost about 0.8 KB a Ping, a
 //! tenth of a held Ping's whole budget (issue #4).
 
+use super::precheck::Precheck;
+use crate::work::Lane;
 use event_listener::Event;
 use heapless::Deque;
 use std::collections::HashMap;
@@ -18,6 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub enum Wake {
     /// Something changed in this collection (or, `None`, somewhere in the user's data).
     Changed(Option<u32>),
+    /// The subscription's precheck left an answer to take.
+    Checked,
     /// The same device sent a new request: the held one must end now.
     Superseded,
 }
@@ -42,7 +48,7 @@ impl Watch {
 /// Wake-ups not yet taken, and the event a waiting subscription listens to. A few are kept: a
 /// burst of changes needs only one to be seen, and one Superseded must not be lost behind them.
 #[derive(Default)]
-struct Signal {
+pub(super) struct Signal {
     queue: Mutex<Deque<Wake, 4>>,
     event: Event,
 }
@@ -63,6 +69,11 @@ impl Signal {
         drop(queue);
         self.event.notify(1);
     }
+
+    /// Wakes the waiter for its precheck's answer.
+    pub(super) fn checked(&self) {
+        self.push(Wake::Checked);
+    }
 }
 
 struct Slot {
@@ -72,12 +83,14 @@ struct Slot {
     device: String,
     watch: Watch,
     signal: Arc<Signal>,
+    precheck: Option<Arc<Precheck>>,
 }
 
-#[derive(Default)]
 pub struct Hub {
     users: Mutex<HashMap<String, Vec<Slot>>>,
     next_id: AtomicU64,
+    /// Where prechecks run: a few threads apart from the bulk pool (see `work`).
+    lane: Lane,
 }
 
 /// A registered waiter; unregisters itself when dropped.
@@ -122,11 +135,22 @@ fn key(user: &str) -> String {
 
 impl Hub {
     pub fn new() -> Arc<Hub> {
-        Arc::new(Hub::default())
+        Arc::new(Hub {
+            users: Mutex::default(),
+            next_id: AtomicU64::default(),
+            lane: Lane::new("push", 2),
+        })
     }
 
-    /// Registers a waiter for `device` of `user`.
-    pub fn subscribe(self: &Arc<Hub>, user: &str, device: &str, watch: Watch) -> Subscription {
+    /// Registers a waiter for `device` of `user`. With a `precheck`, a change queues it on the
+    /// push lane, and the waiter is woken only by its answer ([`Wake::Checked`]).
+    pub fn subscribe(
+        self: &Arc<Hub>,
+        user: &str,
+        device: &str,
+        watch: Watch,
+        precheck: Option<Arc<Precheck>>,
+    ) -> Subscription {
         let signal = Arc::new(Signal::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut users) = self.users.lock() {
@@ -136,6 +160,7 @@ impl Hub {
                 device: device.to_string(),
                 watch,
                 signal: signal.clone(),
+                precheck,
             });
         }
         Subscription {
@@ -157,21 +182,30 @@ impl Hub {
         }
     }
 
-    /// Wakes every waiter of `user` watching `collection` (`None`: all of them). Returns how many.
+    /// Wakes every waiter of `user` watching `collection` (`None`: all of them), or queues its
+    /// precheck. Returns how many.
     pub fn notify(&self, user: &str, collection: Option<u32>) -> usize {
-        self.send(
+        self.each(
             user,
             |s| s.watch.covers(collection),
-            Wake::Changed(collection),
+            |slot| match &slot.precheck {
+                Some(check) => check.announce(collection, &slot.signal, &self.lane),
+                None => slot.signal.push(Wake::Changed(collection)),
+            },
         )
     }
 
     /// Ends the held requests of one device, because it sent a new one.
     pub fn supersede(&self, user: &str, device: &str) -> usize {
-        self.send(user, |s| s.device == device, Wake::Superseded)
+        self.each(
+            user,
+            |s| s.device == device,
+            |slot| slot.signal.push(Wake::Superseded),
+        )
     }
 
-    fn send(&self, user: &str, pick: impl Fn(&Slot) -> bool, wake: Wake) -> usize {
+    /// Applies `act` to the slots of `user` that `pick` chooses; returns how many.
+    fn each(&self, user: &str, pick: impl Fn(&Slot) -> bool, act: impl Fn(&Slot)) -> usize {
         let Ok(users) = self.users.lock() else {
             return 0;
         };
@@ -180,7 +214,7 @@ impl Hub {
         };
         let mut woken = 0;
         for slot in slots.iter().filter(|s| pick(s)) {
-            slot.signal.push(wake);
+            act(slot);
             woken += 1;
         }
         woken
@@ -213,9 +247,9 @@ mod tests {
     #[test]
     fn wakes_only_the_watchers_of_a_collection() {
         let hub = Hub::new();
-        let a1 = hub.subscribe("alice@x", "phone", Watch::Collections(vec![1, 2]));
-        let a2 = hub.subscribe("Alice@X", "tablet", Watch::Collections(vec![3]));
-        let b = hub.subscribe("bob@x", "phone", Watch::Collections(vec![1]));
+        let a1 = hub.subscribe("alice@x", "phone", Watch::Collections(vec![1, 2]), None);
+        let a2 = hub.subscribe("Alice@X", "tablet", Watch::Collections(vec![3]), None);
+        let b = hub.subscribe("bob@x", "phone", Watch::Collections(vec![1]), None);
         assert_eq!(hub.notify("alice@x", Some(1)), 1);
         assert_eq!(a1.try_next(), Some(Wake::Changed(Some(1))));
         assert_eq!(a2.try_next(), None);
@@ -228,8 +262,8 @@ mod tests {
     #[test]
     fn supersede_and_drop() {
         let hub = Hub::new();
-        let a = hub.subscribe("alice@x", "phone", Watch::Collections(vec![1]));
-        let other = hub.subscribe("alice@x", "tablet", Watch::Collections(vec![1]));
+        let a = hub.subscribe("alice@x", "phone", Watch::Collections(vec![1]), None);
+        let other = hub.subscribe("alice@x", "tablet", Watch::Collections(vec![1]), None);
         assert_eq!(hub.waiting(), 2);
         assert_eq!(hub.supersede("alice@x", "phone"), 1);
         assert_eq!(smol::block_on(a.next()), Wake::Superseded);
@@ -243,7 +277,7 @@ mod tests {
     #[test]
     fn bursts_do_not_block_the_notifier() {
         let hub = Hub::new();
-        let a = hub.subscribe("alice@x", "phone", Watch::Everything);
+        let a = hub.subscribe("alice@x", "phone", Watch::Everything, None);
         for _ in 0..100 {
             assert_eq!(hub.notify("alice@x", Some(9)), 1);
         }
@@ -257,7 +291,7 @@ mod tests {
     #[test]
     fn a_waiter_is_woken_from_another_thread() {
         let hub = Hub::new();
-        let a = hub.subscribe("alice@x", "phone", Watch::Collections(vec![4]));
+        let a = hub.subscribe("alice@x", "phone", Watch::Collections(vec![4]), None);
         let notifier = {
             let hub = hub.clone();
             std::thread::spawn(move || {

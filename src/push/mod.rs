@@ -5,6 +5,7 @@ pub mod datagram;
 pub mod hold;
 pub mod hub;
 pub mod ping;
+pub mod precheck;
 pub mod resolve;
 pub mod udp;
 pub mod watch;

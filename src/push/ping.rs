@@ -4,6 +4,7 @@
 
 use super::hold::{self, Held, Waited, Watched};
 use super::hub::Watch;
+use super::precheck::Precheck;
 use crate::app::App;
 use crate::eas::ping::{PingFolder, PingRequest, PingResponse, PingStatus};
 use crate::eas::{Reply, Request};
@@ -12,12 +13,12 @@ use crate::state::sync::DeviceRef;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn answer(r: PingResponse) -> Reply {
+fn reply(r: PingResponse) -> Reply {
     Reply::Wbxml(r.to_element())
 }
 
 fn status(s: PingStatus) -> Reply {
-    answer(PingResponse::status(s))
+    reply(PingResponse::status(s))
 }
 
 pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
@@ -67,12 +68,12 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     if heartbeat < min || heartbeat > max {
         let mut r = PingResponse::status(PingStatus::BadHeartbeat);
         r.heartbeat = Some(heartbeat.clamp(min, max));
-        return answer(r);
+        return reply(r);
     }
     if folders.len() > push.max_folders as usize {
         let mut r = PingResponse::status(PingStatus::TooManyFolders);
         r.max_folders = Some(push.max_folders);
-        return answer(r);
+        return reply(r);
     }
     let params = PingParams { heartbeat, folders };
     if cached.as_ref() != Some(&params) {
@@ -100,63 +101,63 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     else {
         return status(PingStatus::FolderSyncRequired);
     };
-    // Subscribe before the first check, so a change between the check and the wait is not lost.
-    let sub = app
-        .hub
-        .subscribe(&user, &device, Watch::Collections(ids.clone()));
-    let _held = Held::new(&app);
     let known = {
         let (app, user, device, ids) = (app.clone(), user.clone(), device.clone(), ids.clone());
         crate::work::unblock(move || known_to_device(&app, &user, &device, &ids)).await
     };
     let watched = match known {
-        Ok(Some(w)) => Arc::new(w),
+        Ok(Some(w)) => w,
         Ok(None) => return status(PingStatus::FolderSyncRequired),
         Err(e) => return log_err("reading the folder hierarchy", &e),
     };
+    let precheck = {
+        let (app, user, device, ids) = (app.clone(), user.clone(), device.clone(), ids.clone());
+        let version = req.version;
+        Precheck::new(Box::new(move |announced| {
+            let scope = match announced {
+                Some(c) if ids.contains(&c) => vec![c],
+                _ => ids.clone(),
+            };
+            hold::pending(
+                &app,
+                DeviceRef {
+                    user: &user,
+                    device: &device,
+                },
+                version,
+                &scope,
+                &watched,
+            )
+        }))
+    };
+    // Subscribe before the first check, so a change between the check and the wait is not lost;
+    // from then on every change is checked on the push lane before the Ping is woken.
+    let sub = app.hub.subscribe(
+        &user,
+        &device,
+        Watch::Collections(ids.clone()),
+        Some(precheck.clone()),
+    );
+    let _held = Held::new(&app);
     let deadline = Instant::now() + Duration::from_secs(heartbeat.into());
-    let mut to_check = ids.clone();
-    let mut woken = false;
+    let first = {
+        let precheck = precheck.clone();
+        crate::work::unblock(move || precheck.check(None)).await
+    };
+    let mut answer = Some(first);
     loop {
-        let check = {
-            let (a, user, device, check) = (app.clone(), user.clone(), device.clone(), to_check);
-            let (version, watched) = (req.version, watched.clone());
-            move || {
-                hold::pending(
-                    &a,
-                    DeviceRef {
-                        user: &user,
-                        device: &device,
-                    },
-                    version,
-                    &check,
-                    &watched,
-                )
-            }
-        };
-        // The first check is part of taking the request; after a wake-up the answer is what the
-        // phone waits for, so it does not queue behind bulk work.
-        let changed = if woken {
-            app.push_lane
-                .run(check)
-                .await
-                .unwrap_or_else(|| Err("the change check failed".into()))
-        } else {
-            crate::work::unblock(check).await
-        };
-        match changed {
-            Ok(c) if !c.is_empty() => {
+        match answer.take() {
+            Some(Ok(c)) if !c.is_empty() => {
                 let mut r = PingResponse::status(PingStatus::Changes);
                 r.folders = c.iter().map(u32::to_string).collect();
-                return answer(r);
+                return reply(r);
             }
-            Ok(_) => {}
-            Err(e) => return log_err("checking for changes", &e),
+            Some(Err(e)) => return log_err("checking for changes", &e),
+            _ => {}
         }
-        woken = true;
-        to_check = match hold::wait(&sub, deadline).await {
-            Waited::Changed(Some(c)) if ids.contains(&c) => vec![c],
-            Waited::Changed(_) => ids.clone(),
+        answer = match hold::wait(&sub, deadline).await {
+            // A checked subscription is only woken with an answer; one taken already is none.
+            Waited::Checked | Waited::Changed(_) => precheck.take(),
             Waited::Superseded | Waited::Expired => return status(PingStatus::Expired),
         };
     }

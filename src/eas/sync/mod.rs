@@ -53,7 +53,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     // otherwise hold like a Ping and run again when a collection of this user changes.
     let sub = app
         .hub
-        .subscribe(&req.user, &req.query.device_id, Watch::Everything);
+        .subscribe(&req.user, &req.query.device_id, Watch::Everything, None);
     let _held = Held::new(&app);
     let deadline = Instant::now() + Duration::from_secs(hold.into());
     loop {
@@ -62,7 +62,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
             return reply;
         }
         match hold::wait(&sub, deadline).await {
-            Waited::Changed(_) => {}
+            Waited::Changed(_) | Waited::Checked => {}
             Waited::Superseded | Waited::Expired => return Reply::Empty,
         }
     }

@@ -3,6 +3,10 @@
 //! is announced: `--trigger` runs and each device's time to Ping Status 2 counts from its start,
 //! or with `--notify` the bench sends each user's datagram itself and the time counts from that
 //! user's datagram. A woken device syncs the change and Pings again, as a phone does.
+//!
+//! The datagrams go out from a thread of their own, as fast as it can send them, while the
+//! devices read their answers: sent from the devices' thread, the whole burst went out before
+//! any answer was read, and the first answers were timed late by the rest of the loop.
 
 use super::session::{Failure, Phone, pick_folder, ping_folder, plain_text, within};
 use super::{Ctx, Outcome, shell};
@@ -15,7 +19,7 @@ use smol::lock::Semaphore;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a Ping must have been out before the round may begin.
@@ -24,9 +28,8 @@ const SETTLE: Duration = Duration::from_millis(300);
 #[derive(Default)]
 struct Shared {
     round: u32,
-    /// When the round's change was announced: for everyone (trigger) or per user (datagram).
+    /// When the round's change was announced for everyone (trigger).
     announced: Option<Instant>,
-    per_user: HashMap<String, Instant>,
     /// Per device: since when its Ping is out.
     pinging: Vec<Option<Instant>>,
     /// Per device: the last round it was woken in.
@@ -70,7 +73,23 @@ async fn set_up(ctx: &Ctx, n: usize) -> Option<Device> {
     })
 }
 
-async fn device(ctx: Rc<Ctx>, n: usize, gate: Arc<Semaphore>, shared: Rc<RefCell<Shared>>) {
+/// When each user's datagram of this round went out, written by the sending thread.
+type SentAt = Arc<Mutex<HashMap<String, Instant>>>;
+
+fn sent_at(sent: &SentAt, user: &str) -> Option<Instant> {
+    sent.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(user)
+        .copied()
+}
+
+async fn device(
+    ctx: Rc<Ctx>,
+    n: usize,
+    gate: Arc<Semaphore>,
+    shared: Rc<RefCell<Shared>>,
+    sent: SentAt,
+) {
     let dev = {
         let _permit = gate.acquire().await;
         set_up(&ctx, n).await
@@ -110,7 +129,7 @@ async fn device(ctx: Rc<Ctx>, n: usize, gate: Arc<Semaphore>, shared: Rc<RefCell
                 // This round's wake-up for this device, if it is one.
                 let since = {
                     let mut s = shared.borrow_mut();
-                    let since = s.per_user.get(&user).copied().or(s.announced);
+                    let since = sent_at(&sent, &user).or(s.announced);
                     let fresh = s.woken[dev.n] < s.round;
                     if fresh && since.is_some() {
                         s.woken[dev.n] = s.round;
@@ -167,34 +186,42 @@ async fn all_held(shared: &RefCell<Shared>, limit: Duration) -> bool {
     false
 }
 
-fn announce_by_datagram(ctx: &Ctx, shared: &RefCell<Shared>) -> Result<(), String> {
-    let Some(notify) = &ctx.settings.notify else {
-        return Ok(());
-    };
-    let mut users: Vec<&str> = ctx
+/// Sends one datagram per user from a new thread, recording when each went out; the thread's
+/// result is an error message if a send failed.
+fn announce_by_datagram(
+    ctx: &Ctx,
+    sent: &SentAt,
+) -> Option<std::thread::JoinHandle<Result<(), String>>> {
+    let notify = ctx.settings.notify.clone()?;
+    let mut users: Vec<String> = ctx
         .settings
         .accounts
         .iter()
         .take(ctx.settings.devices)
-        .map(|a| a.user.as_str())
+        .map(|a| a.user.clone())
         .collect();
     users.sort_unstable();
     users.dedup();
-    let failed = |e: std::io::Error| format!("datagram to {}: {e}", notify.addr);
-    // One socket for the burst: between two users' datagrams there is only the send.
-    let notifier = Notifier::new(notify.addr).map_err(failed)?;
-    for user in users {
-        let note = Notification {
-            email: user.to_string(),
-            scope: Scope::Folder("INBOX".into()),
-        };
-        let sent = Instant::now();
-        notifier
-            .send(&note, notify.secret.as_deref())
-            .map_err(failed)?;
-        shared.borrow_mut().per_user.insert(user.to_string(), sent);
-    }
-    Ok(())
+    let sent = sent.clone();
+    Some(std::thread::spawn(move || {
+        let failed = |e: std::io::Error| format!("datagram to {}: {e}", notify.addr);
+        // One socket for the burst: between two users' datagrams there is only the send.
+        let notifier = Notifier::new(notify.addr).map_err(failed)?;
+        for user in users {
+            let note = Notification {
+                email: user.clone(),
+                scope: Scope::Folder("INBOX".into()),
+            };
+            let at = Instant::now();
+            sent.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(user, at);
+            notifier
+                .send(&note, notify.secret.as_deref())
+                .map_err(failed)?;
+        }
+        Ok(())
+    }))
 }
 
 /// CPU time of the bench itself and of the server while a round's devices are being woken (from
@@ -273,11 +300,12 @@ pub async fn run(ctx: Rc<Ctx>) -> Outcome {
         ..Shared::default()
     }));
     let gate = Arc::new(Semaphore::new(s.concurrency.max(1)));
+    let sent = SentAt::default();
     let mut busy = Busy::new(s.server_pid);
     let tasks: Vec<_> = (0..s.devices)
         .map(|n| {
-            ctx.ex
-                .spawn(device(ctx.clone(), n, gate.clone(), shared.clone()))
+            let dev = device(ctx.clone(), n, gate.clone(), shared.clone(), sent.clone());
+            ctx.ex.spawn(dev)
         })
         .collect();
     while shared.borrow().ready < s.devices && !ctx.left().is_zero() {
@@ -306,8 +334,8 @@ pub async fn run(ctx: Rc<Ctx>) -> Outcome {
             let mut sh = shared.borrow_mut();
             sh.round = round;
             sh.announced = None;
-            sh.per_user.clear();
         }
+        sent.lock().unwrap_or_else(PoisonError::into_inner).clear();
         let cpu_before = busy.read();
         let began = Instant::now();
         if let Some(cmd) = &s.trigger {
@@ -316,9 +344,7 @@ pub async fn run(ctx: Rc<Ctx>) -> Outcome {
                 ctx.tally.borrow_mut().error(format!("trigger: {e}"));
             }
         }
-        if let Err(e) = announce_by_datagram(&ctx, &shared) {
-            ctx.tally.borrow_mut().error(format!("notify: {e}"));
-        }
+        let sender = announce_by_datagram(&ctx, &sent);
         ctx.count("rounds", 1);
         let deadline = began + s.round_timeout;
         loop {
@@ -343,6 +369,14 @@ pub async fn run(ctx: Rc<Ctx>) -> Outcome {
                 break;
             }
             Timer::after(Duration::from_millis(5)).await;
+        }
+        // The thread sent its burst long before the round ended (or gave up on an error).
+        let sent_all = sender.map(|t| {
+            t.join()
+                .unwrap_or_else(|_| Err("the sender panicked".into()))
+        });
+        if let Some(Err(e)) = sent_all {
+            ctx.tally.borrow_mut().error(format!("notify: {e}"));
         }
         ctx.mark(&format!("round {round}"));
     }

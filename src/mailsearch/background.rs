@@ -10,7 +10,7 @@
 //! message. One niced thread for the whole server works through the folders one at a time,
 //! writing every `index::FLUSH` messages, so its memory is bounded whatever the folder's size and
 //! a search meanwhile finds the part already written in the index. Searches never wait for it
-//! (see the parent module).
+//! (see the parent module); rather, a sweep waits between folders while a search runs.
 
 use super::index::{self, CaughtUp, SearchIndex};
 use super::words;
@@ -18,6 +18,7 @@ use crate::app::App;
 use crate::collections::{Account, Folder, ItemBackend, ItemClass};
 use crate::state::index::Collection;
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,10 @@ const SETTLE: Duration = Duration::from_secs(1);
 
 /// Messages the thread reads before it records its progress and looks at its queue again.
 const PART: usize = 4096;
+
+/// Longest a sweep holds back its next folder for searches (see [`Indexer::searching`]), so a
+/// stream of searches cannot stop it.
+const YIELD_MAX: Duration = Duration::from_secs(5);
 
 enum Work {
     /// Refresh every mail folder of the user, queueing those whose index is behind.
@@ -61,6 +66,17 @@ struct Queue {
 pub struct Indexer {
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// Searches running right now.
+    searches: AtomicUsize,
+}
+
+/// A search running; the sweep waits between folders while one is.
+pub struct Searching<'a>(&'a AtomicUsize);
+
+impl Drop for Searching<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,6 +84,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Indexer {
+    /// Marks a search running until the guard drops. At server start a search of a folder never
+    /// indexed reads its messages from their files, and the sweep refreshing the next folder
+    /// wants the same cores; the sweep can wait where the phone cannot. The mark covers the whole
+    /// search, which first waits for the sweep's refresh of its folder: marked only while
+    /// reading, it let the sweep start on the next folder in between.
+    pub fn searching(&self) -> Searching<'_> {
+        self.searches.fetch_add(1, Ordering::Relaxed);
+        Searching(&self.searches)
+    }
+
+    /// Waits while searches run, at most [`YIELD_MAX`].
+    fn yield_to_searches(&self) {
+        let start = Instant::now();
+        while self.searches.load(Ordering::Relaxed) > 0 && start.elapsed() < YIELD_MAX {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Notes that `folder` of `user` is at `modseq` in the change index; queues it when its
     /// word index may be behind. Cheap: one lock and a map lookup.
     pub fn poke(&self, user: &str, folder: &Folder, modseq: u64) {
@@ -194,6 +228,7 @@ fn sweep(account: &Account<'_>) {
         mail.len()
     );
     for folder in mail {
+        account.app.search.yield_to_searches();
         if let Err(e) = backend.refresh(folder) {
             log::warn!("search index: {} folder {}: {e}", account.user, folder.id);
         }
@@ -283,4 +318,34 @@ pub fn spawn(app: Arc<App>) -> std::io::Result<()> {
             }
         })
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// The sweep goes on at once when no search runs, and not before a running one ends.
+    #[test]
+    fn a_sweep_waits_for_running_searches() {
+        let indexer = Arc::new(Indexer::default());
+        indexer.yield_to_searches();
+        let search = indexer.searching();
+        let went_on = Arc::new(AtomicBool::new(false));
+        let sweep = {
+            let (indexer, went_on) = (indexer.clone(), went_on.clone());
+            std::thread::spawn(move || {
+                indexer.yield_to_searches();
+                went_on.store(true, Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            !went_on.load(Ordering::SeqCst),
+            "the sweep went on during a search"
+        );
+        drop(search);
+        sweep.join().expect("sweep thread");
+        assert!(went_on.load(Ordering::SeqCst));
+    }
 }

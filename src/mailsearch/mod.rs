@@ -223,6 +223,7 @@ pub fn search(
     {
         return Ok(Vec::new());
     }
+    let _searching = account.app.search.searching();
     let folders = account.folders().map_err(store_err)?;
     let backend = account.backend();
     let app = account.app;

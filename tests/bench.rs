@@ -261,6 +261,9 @@ fn push_latency_times_each_users_datagram() {
             &drop_mail,
             "--notify",
             &udp_addr(&server),
+            // Paced: the second user's datagram 50 ms after the first's, each timed from its own.
+            "--notify-rate",
+            "20",
         ],
     );
     no_errors(&r);

@@ -101,6 +101,8 @@ pub struct Notify {
     /// The server's UDP notification listener.
     pub addr: SocketAddr,
     pub secret: Option<String>,
+    /// Datagrams per second; as fast as one socket sends them when `None` (the burst).
+    pub rate: Option<u32>,
 }
 
 /// Everything a run needs; `easd bench`'s flags map onto it one to one.

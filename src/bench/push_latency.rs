@@ -4,9 +4,10 @@
 //! or with `--notify` the bench sends each user's datagram itself and the time counts from that
 //! user's datagram. A woken device syncs the change and Pings again, as a phone does.
 //!
-//! The datagrams go out from a thread of their own, as fast as it can send them, while the
-//! devices read their answers: sent from the devices' thread, the whole burst went out before
-//! any answer was read, and the first answers were timed late by the rest of the loop.
+//! The datagrams go out from a thread of their own, as fast as it can send them (or at
+//! `--notify-rate` a second), while the devices read their answers: sent from the devices'
+//! thread, the whole burst went out before any answer was read, and the first answers were timed
+//! late by the rest of the loop.
 
 use super::session::{Failure, Phone, pick_folder, ping_folder, plain_text, within};
 use super::{Ctx, Outcome, shell};
@@ -207,7 +208,12 @@ fn announce_by_datagram(
         let failed = |e: std::io::Error| format!("datagram to {}: {e}", notify.addr);
         // One socket for the burst: between two users' datagrams there is only the send.
         let notifier = Notifier::new(notify.addr).map_err(failed)?;
-        for user in users {
+        let start = Instant::now();
+        for (k, user) in users.into_iter().enumerate() {
+            if let Some(rate) = notify.rate {
+                let due = start + Duration::from_secs_f64(k as f64 / f64::from(rate));
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
             let note = Notification {
                 email: user.clone(),
                 scope: Scope::Folder("INBOX".into()),

@@ -29,6 +29,7 @@ pub const VALUE_FLAGS: &[&str] = &[
     "trigger",
     "notify",
     "notify-secret",
+    "notify-rate",
     "sink",
     "search",
     "think-ms",
@@ -156,6 +157,7 @@ pub fn settings(args: &Args) -> Result<Settings, CliError> {
                 .parse()
                 .map_err(|_| CliError::Usage(format!("--notify: {addr:?} is not HOST:PORT")))?,
             secret: args.value("notify-secret").map(str::to_string),
+            rate: number::<u32>(args, "notify-rate")?.filter(|r| *r > 0),
         });
     }
     s.sink = args.value("sink").map(str::to_string);

@@ -38,7 +38,7 @@ Usage:
              [--window N] [--truncation BYTES] [--timeout S] [--device-prefix P]
              ping-hold: [--hold S]
              push-latency: [--trigger CMD] [--prepare CMD] [--notify HOST:PORT
-             [--notify-secret S]] [--rounds N] [--round-timeout S]
+             [--notify-secret S] [--notify-rate PER_SEC]] [--rounds N] [--round-timeout S]
              mixed: [--sink EMAIL] [--search WORD] [--think-ms MS]
 
 Device management (through the running server's control socket, or on the database when it is

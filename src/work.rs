@@ -17,17 +17,21 @@ use std::sync::OnceLock;
 
 /// How much lower than the async threads the bulk pool runs (added to the process's nice value).
 const BULK_NICE: libc::c_int = 10;
-/// The nice value of upkeep no request waits for (the search index's catch-up): the lowest, so
-/// that a search reading the messages the index has not reached gets the CPU before it.
+/// How much lower upkeep no request waits for (the search index's catch-up) runs: as low as nice
+/// goes, so that a search reading the messages the index has not reached gets the CPU first.
 const UPKEEP_NICE: libc::c_int = 19;
 
 /// Runs `f` on the blocking pool at bulk priority.
 pub async fn unblock<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    bulk(f).await
+}
+
+/// `f` as a task on the blocking pool, at bulk priority.
+fn bulk<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> smol::Task<T> {
     smol::unblock(move || {
         lower_this_thread();
         f()
     })
-    .await
 }
 
 /// Lowers the calling thread's priority to bulk once; on Linux the nice value is per thread.
@@ -91,11 +95,7 @@ impl Lane {
             None => Some(job),
         };
         if let Some(job) = refused {
-            smol::unblock(move || {
-                lower_this_thread();
-                job()
-            })
-            .detach();
+            bulk(job).detach();
         }
     }
 

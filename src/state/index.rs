@@ -359,8 +359,9 @@ impl ChangeIndex {
     /// Writes a scan's changes in chunks, oldest additions first so that
     /// modseq order roughly follows arrival order; the stamp goes with the
     /// last chunk, the only one that waits for the disk (a first scan of a
-    /// 50,000-message folder waited for thirteen). A scan that changed nothing only updates the stamp, which
-    /// needs no fsync: losing it merely repeats the scan.
+    /// 50,000-message folder waited for thirteen). A scan that changed nothing
+    /// only updates the stamp, which needs no fsync: losing it merely repeats
+    /// the scan.
     fn apply(
         &self,
         coll: Collection,

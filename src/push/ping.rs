@@ -3,8 +3,8 @@
 //! watched collection has something for the device (Status 2) or the heartbeat ends (Status 1).
 
 use super::hold::{self, Held, Waited, Watched};
-use super::hub::Watch;
-use super::precheck::Precheck;
+use super::hub::{Subscription, Watch};
+use super::precheck::{Answer, Precheck};
 use crate::app::App;
 use crate::eas::ping::{PingFolder, PingRequest, PingResponse, PingStatus};
 use crate::eas::{Reply, Request};
@@ -22,32 +22,72 @@ fn status(s: PingStatus) -> Reply {
 }
 
 pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
-    let (user, device) = (req.user.clone(), req.query.device_id.to_string());
-    let log_err = |what: &str, e: &dyn std::fmt::Display| {
-        log::error!("{device} [{user}] Ping: {what}: {e}");
-        status(PingStatus::ServerError)
-    };
     let parsed = match PingRequest::parse(req.tree.as_ref()) {
         Ok(p) => p,
         Err(e) => {
-            log::info!("{device} [{user}] {e}");
+            log::info!("{} [{}] {e}", req.query.device_id, req.user);
             return status(PingStatus::SyntaxError);
         }
     };
-    let cached = {
-        let (app, user, device) = (app.clone(), user.clone(), device.clone());
-        crate::work::unblock(move || {
-            app.ping_cache.get(DeviceRef {
-                user: &user,
-                device: &device,
-            })
-        })
-        .await
+    // Everything up to the wait in one trip to the bulk pool: a burst of wake-ups brings a burst
+    // of new Pings, and each trip costs the async threads a wake-up and a poll.
+    let prepared = {
+        let (app, req) = (app.clone(), req.clone());
+        crate::work::unblock(move || prepare(&app, &req, parsed)).await
     };
-    let cached = match cached {
-        Ok(c) => c,
-        Err(e) => return log_err("reading the Ping cache", &e),
+    let Prepared {
+        sub,
+        precheck,
+        heartbeat,
+        first,
+    } = match prepared {
+        Ok(p) => p,
+        Err(reply) => return reply,
     };
+    let _held = Held::new(&app);
+    let deadline = Instant::now() + Duration::from_secs(heartbeat.into());
+    let mut answer = Some(first);
+    loop {
+        match answer.take() {
+            Some(Ok(c)) if !c.is_empty() => {
+                let mut r = PingResponse::status(PingStatus::Changes);
+                r.folders = c.iter().map(u32::to_string).collect();
+                return reply(r);
+            }
+            Some(Err(e)) => return server_error(&req, "checking for changes", &e),
+            _ => {}
+        }
+        answer = match hold::wait(&sub, deadline).await {
+            // A checked subscription is only woken with an answer; one taken already is none.
+            Waited::Checked | Waited::Changed(_) => precheck.take(),
+            Waited::Superseded | Waited::Expired => return status(PingStatus::Expired),
+        };
+    }
+}
+
+/// A Ping ready to wait: subscribed, with its precheck and the answer of its first check.
+struct Prepared {
+    sub: Subscription,
+    precheck: Arc<Precheck>,
+    heartbeat: u32,
+    first: Answer,
+}
+
+fn server_error(req: &Request, what: &str, e: &dyn std::fmt::Display) -> Reply {
+    log::error!("{} [{}] Ping: {what}: {e}", req.query.device_id, req.user);
+    status(PingStatus::ServerError)
+}
+
+/// The parameters (from the request or the device's cache), their bounds, the folders the device
+/// must know, then the subscription and the first check; blocking. `Err` is the answer to send
+/// at once.
+fn prepare(app: &Arc<App>, req: &Request, parsed: PingRequest) -> Result<Prepared, Reply> {
+    let (user, device) = (req.user.as_str(), req.query.device_id.as_str());
+    let dev = DeviceRef { user, device };
+    let cached = app
+        .ping_cache
+        .get(dev)
+        .map_err(|e| server_error(req, "reading the Ping cache", &e))?;
     let heartbeat = parsed.heartbeat.or(cached.as_ref().map(|c| c.heartbeat));
     let folders: Option<Vec<(String, String)>> = match &parsed.folders {
         Some(f) => Some(
@@ -58,7 +98,7 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         None => cached.as_ref().map(|c| c.folders.clone()),
     };
     let (Some(heartbeat), Some(folders)) = (heartbeat, folders.filter(|f| !f.is_empty())) else {
-        return status(PingStatus::MissingParameters);
+        return Err(status(PingStatus::MissingParameters));
     };
     let push = &app.config.push;
     let (min, max) = (
@@ -68,30 +108,18 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     if heartbeat < min || heartbeat > max {
         let mut r = PingResponse::status(PingStatus::BadHeartbeat);
         r.heartbeat = Some(heartbeat.clamp(min, max));
-        return reply(r);
+        return Err(reply(r));
     }
     if folders.len() > push.max_folders as usize {
         let mut r = PingResponse::status(PingStatus::TooManyFolders);
         r.max_folders = Some(push.max_folders);
-        return reply(r);
+        return Err(reply(r));
     }
     let params = PingParams { heartbeat, folders };
     if cached.as_ref() != Some(&params) {
-        let (app, user, device, params) =
-            (app.clone(), user.clone(), device.clone(), params.clone());
-        let stored = crate::work::unblock(move || {
-            app.ping_cache.put(
-                DeviceRef {
-                    user: &user,
-                    device: &device,
-                },
-                &params,
-            )
-        })
-        .await;
-        if let Err(e) = stored {
-            return log_err("storing the Ping cache", &e);
-        }
+        app.ping_cache
+            .put(dev, &params)
+            .map_err(|e| server_error(req, "storing the Ping cache", &e))?;
     }
     let Some(ids) = params
         .folders
@@ -99,19 +127,18 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
         .map(|(id, _)| id.trim().parse::<u32>().ok())
         .collect::<Option<Vec<u32>>>()
     else {
-        return status(PingStatus::FolderSyncRequired);
+        return Err(status(PingStatus::FolderSyncRequired));
     };
-    let known = {
-        let (app, user, device, ids) = (app.clone(), user.clone(), device.clone(), ids.clone());
-        crate::work::unblock(move || known_to_device(&app, &user, &device, &ids)).await
-    };
-    let watched = match known {
-        Ok(Some(w)) => w,
-        Ok(None) => return status(PingStatus::FolderSyncRequired),
-        Err(e) => return log_err("reading the folder hierarchy", &e),
-    };
+    let watched = known_to_device(app, user, device, &ids)
+        .map_err(|e| server_error(req, "reading the folder hierarchy", &e))?
+        .ok_or_else(|| status(PingStatus::FolderSyncRequired))?;
     let precheck = {
-        let (app, user, device, ids) = (app.clone(), user.clone(), device.clone(), ids.clone());
+        let (app, user, device, ids) = (
+            app.clone(),
+            user.to_string(),
+            device.to_string(),
+            ids.clone(),
+        );
         let version = req.version;
         Precheck::new(Box::new(move |announced| {
             let scope = match announced {
@@ -133,34 +160,18 @@ pub async fn handle(app: Arc<App>, req: Arc<Request>) -> Reply {
     // Subscribe before the first check, so a change between the check and the wait is not lost;
     // from then on every change is checked on the push lane before the Ping is woken.
     let sub = app.hub.subscribe(
-        &user,
-        &device,
-        Watch::Collections(ids.clone()),
+        user,
+        device,
+        Watch::Collections(ids),
         Some(precheck.clone()),
     );
-    let _held = Held::new(&app);
-    let deadline = Instant::now() + Duration::from_secs(heartbeat.into());
-    let first = {
-        let precheck = precheck.clone();
-        crate::work::unblock(move || precheck.check(None)).await
-    };
-    let mut answer = Some(first);
-    loop {
-        match answer.take() {
-            Some(Ok(c)) if !c.is_empty() => {
-                let mut r = PingResponse::status(PingStatus::Changes);
-                r.folders = c.iter().map(u32::to_string).collect();
-                return reply(r);
-            }
-            Some(Err(e)) => return log_err("checking for changes", &e),
-            _ => {}
-        }
-        answer = match hold::wait(&sub, deadline).await {
-            // A checked subscription is only woken with an answer; one taken already is none.
-            Waited::Checked | Waited::Changed(_) => precheck.take(),
-            Waited::Superseded | Waited::Expired => return status(PingStatus::Expired),
-        };
-    }
+    let first = precheck.check(None);
+    Ok(Prepared {
+        sub,
+        precheck,
+        heartbeat,
+        first,
+    })
 }
 
 /// Whether every folder was given to the device by its last FolderSync and still exists; if so,

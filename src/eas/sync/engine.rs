@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::collections::{Account, BackendError, Folder, ItemBackend};
 use crate::eas::fields::ParseError;
 use crate::eas::foldersync::{SentKey, bump, new_epoch, sent_key, sync_key};
-use crate::eas::ids::{ClientId, CollectionId, ServerId, SyncKey};
+use crate::eas::ids::{ClientId, ServerId, SyncKey};
 use crate::eas::limits::DeviceLimits;
 use crate::eas::options::{self, ItemOptions};
 use crate::state::index::IndexError;
@@ -200,12 +200,19 @@ pub fn log_window(
     if state.current.backfill != Backfill::Done || ctx.limits.quarantined() {
         return Ok(None);
     }
-    let bare = CollectionRequest::new(CollectionId::from_number(folder.id), SyncKey::Initial);
-    let filter = resolve_options(&bare, Some(state))?
-        .options
-        .filter_type
-        .unwrap_or(0);
+    let filter = stored_filter(&state.options)?;
     Ok((filter == state.filter).then(|| min_time(ctx, folder, filter)))
+}
+
+/// The FilterType (0: none) that [`resolve_options`] gives a request without Options from the
+/// stored ones, without re-encoding them: a held Ping asks this at every wake-up.
+fn stored_filter(stored: &[u8]) -> Result<u8, EngineError> {
+    if stored.is_empty() {
+        return Ok(0);
+    }
+    let el = wbxml::decode(stored).map_err(|e| EngineError::StoredOptions(e.to_string()))?;
+    let options = ItemOptions::parse(&el).map_err(|e| EngineError::StoredOptions(e.to_string()))?;
+    Ok(options.filter_type.unwrap_or(0))
 }
 
 fn run_collection(
@@ -491,4 +498,46 @@ fn client_response(coll: u32, r: &ClientResult) -> Option<ClientResponse> {
             status: from_code(*status),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eas::ids::CollectionId;
+
+    fn state_with(options: Vec<u8>) -> CollectionState {
+        CollectionState {
+            current: Snapshot {
+                key: Default::default(),
+                modseq: 0,
+                backfill: Backfill::Done,
+            },
+            previous: None,
+            last: Default::default(),
+            echo: Vec::new(),
+            options,
+            filter: 0,
+        }
+    }
+
+    #[test]
+    fn stored_filter_agrees_with_resolve_options() {
+        let bare = CollectionRequest::new(CollectionId::from_number(5), SyncKey::Initial);
+        let with = |f: Option<u8>| {
+            let o = ItemOptions {
+                filter_type: f,
+                ..ItemOptions::default()
+            };
+            wbxml::encode(&o.encode(airsync::OPTIONS))
+        };
+        for stored in [Vec::new(), with(None), with(Some(3)), with(Some(0))] {
+            let resolved = resolve_options(&bare, Some(&state_with(stored.clone())))
+                .unwrap()
+                .options
+                .filter_type
+                .unwrap_or(0);
+            assert_eq!(stored_filter(&stored).unwrap(), resolved);
+        }
+        assert!(stored_filter(b"junk").is_err());
+    }
 }

@@ -54,7 +54,7 @@ impl Precheck {
     }
 
     /// A change was announced: queue a check on `lane`, or widen the one already queued. Called
-    /// with the hub's lock held, so it only queues.
+    /// on the announcing thread (the UDP listener's, a Sync's), so it only queues.
     pub(super) fn announce(
         self: &Arc<Self>,
         collection: Option<u32>,

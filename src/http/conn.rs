@@ -202,19 +202,23 @@ async fn read_head(conn: &Conn) -> Result<Head, NoHead> {
     }
 }
 
-/// Where the first blank line ("\n\r\n" or "\n\n") ending at or after `from` ends.
+/// Where the first blank line ("\n\r\n" or "\n\n") ending at or after `from` ends. It jumps from
+/// one line feed to the next: testing every byte for both endings was 2 % of the server's CPU in
+/// a burst of small requests.
 fn blank_line(buf: &[u8], from: usize) -> Option<usize> {
-    let start = from.min(buf.len());
-    (start..buf.len()).find_map(|i| {
-        let rest = &buf[i..];
-        if rest.starts_with(b"\n\r\n") {
-            Some(i + 3)
-        } else if rest.starts_with(b"\n\n") {
-            Some(i + 2)
-        } else {
-            None
+    let mut i = from.min(buf.len());
+    while let Some(at) = buf.get(i..)?.iter().position(|&b| b == b'\n') {
+        let lf = i + at;
+        let rest = buf.get(lf + 1..).unwrap_or_default();
+        if rest.starts_with(b"\r\n") {
+            return Some(lf + 3);
         }
-    })
+        if rest.starts_with(b"\n") {
+            return Some(lf + 2);
+        }
+        i = lf + 1;
+    }
+    None
 }
 
 async fn write_response(
@@ -259,4 +263,38 @@ async fn linger(conn: &Conn) {
         Timer::after(LINGER).await;
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blank_line;
+
+    /// The definition, byte by byte.
+    fn naive(buf: &[u8], from: usize) -> Option<usize> {
+        (from.min(buf.len())..buf.len()).find_map(|i| {
+            let rest = &buf[i..];
+            if rest.starts_with(b"\n\r\n") {
+                Some(i + 3)
+            } else if rest.starts_with(b"\n\n") {
+                Some(i + 2)
+            } else {
+                None
+            }
+        })
+    }
+
+    #[test]
+    fn finds_the_first_blank_line_from_where_the_search_resumes() {
+        let head = b"POST /x HTTP/1.1\r\nHost: a\r\n\r\nbody\n\n";
+        assert_eq!(blank_line(head, 0), Some(29));
+        assert_eq!(blank_line(b"a\n\nb", 0), Some(3));
+        assert_eq!(blank_line(b"a\r\nb\r\n", 0), None);
+        assert_eq!(blank_line(b"", 5), None);
+        let samples: [&[u8]; 6] = [head, b"\n\n", b"\n\r", b"\r\n\r\n", b"x\n\r\n\n\n", b"\n"];
+        for s in samples {
+            for from in 0..=s.len() + 1 {
+                assert_eq!(blank_line(s, from), naive(s, from), "{s:?} from {from}");
+            }
+        }
+    }
 }

@@ -177,20 +177,15 @@ impl Hub {
     }
 
     fn remove(&self, user: &str, id: u64) {
-        let removed = match self.users.lock() {
-            Ok(mut users) => {
-                let slots = users.get_mut(user);
-                let slot = slots.and_then(|slots| {
-                    let at = slots.iter().position(|s| s.id == id)?;
-                    Some((slots.remove(at), slots.is_empty()))
-                });
-                if let Some((_, true)) = slot {
-                    users.remove(user);
-                }
-                slot
+        let removed = self.users.lock().ok().and_then(|mut users| {
+            let slots = users.get_mut(user)?;
+            let at = slots.iter().position(|s| s.id == id)?;
+            let slot = slots.remove(at);
+            if slots.is_empty() {
+                users.remove(user);
             }
-            Err(_) => None,
-        };
+            Some(slot)
+        });
         // Dropped after the lock: the slot may hold the last reference to a precheck, whose
         // captured folders and limits take a while to free, and the UDP thread's wake-ups wait on
         // this lock (in a burst, removals under it were 2 % of the server's CPU).

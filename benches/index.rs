@@ -1,6 +1,6 @@
 //! Figures for the change index on a 50,000-message folder: the cost of a
-//! Sync that finds nothing new, of the first full listing, and of a rescan
-//! after one change. Plain `Instant` timing; run with `cargo bench --bench index`.
+//! Sync that finds nothing new, of the first full listing, of a rescan
+//! after one change, and of a held Ping's look after a delivery. Plain `Instant` timing; run with `cargo bench --bench index`.
 
 use std::fs;
 use std::hint::black_box;
@@ -85,6 +85,27 @@ fn main() {
         rescans.push(took);
     }
     println!("rescan after one flag change: median {:?}", median(rescans));
+
+    // A held Ping's look after one delivery into new/: with arrivals first, the unknown message
+    // in new/ answers it; with a window no arrival falls in, the whole folder is compared.
+    let new_dir = store.root().join("new");
+    fs::hard_link(&original, new_dir.join("1700000000.M1P1Q1.box,S=2000")).expect("deliver");
+    for (what, since) in [("arrivals first", 0), ("whole folder", u64::MAX)] {
+        let looks: Vec<Duration> = (0..20)
+            .map(|_| {
+                let (p, took) = time(|| {
+                    mail::preview_folder(&index, coll, &store, &inbox, since).expect("preview")
+                });
+                assert_eq!(p.unrecorded.len(), 1);
+                took
+            })
+            .collect();
+        println!(
+            "held Ping's look after one delivery ({what}): median {:?}",
+            median(looks)
+        );
+    }
+    mail::refresh_folder(&index, coll, &store, &inbox).expect("refresh");
 
     let modseq = index.modseq(coll).expect("modseq");
     let pages: Vec<Duration> = (0..200)

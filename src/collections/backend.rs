@@ -115,8 +115,10 @@ pub trait ItemBackend {
     /// collection's modseq.
     fn refresh(&self, folder: &Folder) -> Result<u64, BackendError>;
     /// What a refresh would record now, recording nothing: a held Ping's cheap look at its
-    /// folder that never waits for the database's write lock.
-    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError>;
+    /// folder that never waits for the database's write lock. A class whose new items land
+    /// apart from the rest (Maildir's new/) may look there first and answer with the first
+    /// unrecorded one whose time is `arrivals_since` or later, leaving the rest unread.
+    fn preview(&self, folder: &Folder, arrivals_since: u64) -> Result<Preview, BackendError>;
     /// The whole item, for an Add or a Fetch. `server_id` names it in FileReferences.
     fn render(
         &self,

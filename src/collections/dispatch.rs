@@ -103,8 +103,8 @@ impl ItemBackend for Backends<'_> {
         self.pick(folder)?.refresh(folder)
     }
 
-    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
-        self.pick(folder)?.preview(folder)
+    fn preview(&self, folder: &Folder, arrivals_since: u64) -> Result<Preview, BackendError> {
+        self.pick(folder)?.preview(folder, arrivals_since)
     }
 
     fn render(

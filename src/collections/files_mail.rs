@@ -86,7 +86,7 @@ impl ItemBackend for FilesMail<'_> {
             .map_err(index_error)
     }
 
-    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+    fn preview(&self, folder: &Folder, _arrivals_since: u64) -> Result<Preview, BackendError> {
         let (stamp, entries) = scan(&self.dir(folder)?)?;
         let index = &self.account.app.index;
         index

@@ -82,8 +82,8 @@ impl ItemBackend for GroupwareMail<'_> {
         self.pim.refresh(folder)
     }
 
-    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
-        self.pim.preview(folder)
+    fn preview(&self, folder: &Folder, arrivals_since: u64) -> Result<Preview, BackendError> {
+        self.pim.preview(folder, arrivals_since)
     }
 
     fn render(

@@ -316,13 +316,14 @@ impl ItemBackend for MailBackend<'_> {
         }
     }
 
-    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+    fn preview(&self, folder: &Folder, arrivals_since: u64) -> Result<Preview, BackendError> {
         let index = &self.account.app.index;
         match preview_folder(
             index,
             folder.coll,
             &*self.account.store,
             mail_folder(folder)?,
+            arrivals_since,
         ) {
             Ok(p) => Ok(p),
             Err(RefreshError::Scan(e)) => Err(e.into()),

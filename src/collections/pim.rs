@@ -331,7 +331,7 @@ impl ItemBackend for PimBackend<'_> {
         }
     }
 
-    fn preview(&self, folder: &Folder) -> Result<Preview, BackendError> {
+    fn preview(&self, folder: &Folder, _arrivals_since: u64) -> Result<Preview, BackendError> {
         let (name, _) = dav_source(folder)?;
         let stamp = self.store.stamp(name)?;
         match self

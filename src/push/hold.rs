@@ -170,7 +170,8 @@ pub fn pending(
 }
 
 /// The cheap test, which reads but never writes and so never waits behind a committing Sync:
-/// the folder's listing against the index (two stats when its directories did not move), then
+/// the folder's listing against the index (two stats when its directories did not move; new/
+/// alone when a message there that the index does not know falls in the window), then
 /// the changes recorded past the device's position (read, one page at most), each judged as the
 /// device's next Sync would judge it, its own echoes left out. `Some(true)` when a change is one
 /// that Sync would send (new within its FilterType, or an item it holds changed or gone),
@@ -187,7 +188,7 @@ fn quick(
     state: &CollectionState,
 ) -> Option<bool> {
     let min_time = engine::log_window(ctx, folder, state).ok()??;
-    let preview = backend.preview(folder).ok()?;
+    let preview = backend.preview(folder, min_time).ok()?;
     let mut held: Option<UidSet> = None;
     let mut holds = |uid: Uid| -> Option<bool> {
         if held.is_none() {

@@ -322,6 +322,33 @@ impl ChangeIndex {
         stamp: DirStamp,
         list: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
     ) -> Result<Preview, RefreshError<E>> {
+        self.preview_in_parts(coll, stamp, None, list, || Ok(Vec::new()))
+    }
+
+    /// [`preview`](Self::preview) of a collection listed in two parts, `arrivals` (where new
+    /// items land) before `rest`: an arrival the index does not know, with a time at or after
+    /// `since`, is the whole answer (a Preview holding that one addition), and `rest` is never
+    /// listed. Whoever asks needs only to know whether there is something new for a device,
+    /// and one such item says so.
+    pub fn preview_arrivals_first<E>(
+        &self,
+        coll: Collection,
+        stamp: DirStamp,
+        since: u64,
+        arrivals: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+        rest: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+    ) -> Result<Preview, RefreshError<E>> {
+        self.preview_in_parts(coll, stamp, Some(since), arrivals, rest)
+    }
+
+    fn preview_in_parts<E>(
+        &self,
+        coll: Collection,
+        stamp: DirStamp,
+        since: Option<u64>,
+        first: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+        rest: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+    ) -> Result<Preview, RefreshError<E>> {
         let meta = self.meta(coll).map_err(RefreshError::Index)?;
         if meta.stamp == Some(stamp) && !meta.racy {
             return Ok(Preview {
@@ -329,19 +356,50 @@ impl ChangeIndex {
                 unrecorded: Vec::new(),
             });
         }
-        let mut entries = list().map_err(RefreshError::Scan)?;
+        let mut entries = first().map_err(RefreshError::Scan)?;
         entries.retain(|e| check_key(&e.key).is_ok());
-        if let Some((meta, map)) = self.cache().record(coll.key()) {
-            return Ok(Preview {
-                modseq: meta.modseq,
-                unrecorded: map.compare(&entries),
+        let mut loaded = None;
+        if let Some(since) = since {
+            let found = self.with_recorded(coll, &mut loaded, |modseq, map| {
+                let time = map.unknown_since(&entries, since)?;
+                Some(Preview {
+                    modseq,
+                    unrecorded: vec![Unrecorded::Added { time }],
+                })
             });
+            if let Some(preview) = found.map_err(RefreshError::Index)? {
+                return Ok(preview);
+            }
         }
-        let (modseq, map) = self.recorded(coll).map_err(RefreshError::Index)?;
-        Ok(Preview {
+        let mut more = rest().map_err(RefreshError::Scan)?;
+        more.retain(|e| check_key(&e.key).is_ok());
+        entries.append(&mut more);
+        self.with_recorded(coll, &mut loaded, |modseq, map| Preview {
             modseq,
             unrecorded: map.compare(&entries),
         })
+        .map_err(RefreshError::Index)
+    }
+
+    /// Runs `f` on the modseq and item map of `coll` as recorded: the cached ones (under the
+    /// cache's lock), else those read from the database into `loaded`, which a second call
+    /// reuses.
+    fn with_recorded<R>(
+        &self,
+        coll: Collection,
+        loaded: &mut Option<(u64, ItemMap)>,
+        f: impl FnOnce(u64, &ItemMap) -> R,
+    ) -> Result<R, IndexError> {
+        if loaded.is_none()
+            && let Some((meta, map)) = self.cache().record(coll.key())
+        {
+            return Ok(f(meta.modseq, map));
+        }
+        let (modseq, map) = match loaded {
+            Some(l) => l,
+            None => loaded.insert(self.recorded(coll)?),
+        };
+        Ok(f(*modseq, map))
     }
 
     /// The modseq and item map of `coll`, from one read transaction.

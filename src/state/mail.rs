@@ -8,7 +8,7 @@ use crate::state::index::{
     ChangeIndex, Collection, IndexError, Item, LocalChange, Noted, Preview, RefreshError,
     Refreshed, ScanEntry,
 };
-use crate::store::{Flags, FolderName, MailStore, MessageKey, MessageRef, StoreError};
+use crate::store::{Flags, FolderName, Listed, MailStore, MessageKey, MessageRef, StoreError};
 
 /// The index collection name of a mail folder, e.g. `mail:INBOX`, `mail:.Sent`.
 pub fn collection_name(folder: &FolderName) -> String {
@@ -27,21 +27,38 @@ pub fn refresh_folder(
 }
 
 /// What a rescan of `folder` would record, without recording it (see
-/// [`ChangeIndex::preview`]).
+/// [`ChangeIndex::preview_arrivals_first`]): new/ is read first, and a message in it that the
+/// index does not know, received at `arrivals_since` or later, settles the question without
+/// reading cur/, which holds nearly all of a big folder.
 pub fn preview_folder(
     index: &ChangeIndex,
     coll: Collection,
     store: &dyn MailStore,
     folder: &FolderName,
+    arrivals_since: u64,
 ) -> Result<Preview, RefreshError<StoreError>> {
     let stamp = store.stamp(folder).map_err(RefreshError::Scan)?;
-    index.preview(coll, stamp, || scan(store, folder))
+    index.preview_arrivals_first(
+        coll,
+        stamp,
+        arrivals_since,
+        || scan_listed(store, folder, store.list_new(folder)?),
+        || scan_listed(store, folder, store.list_cur(folder)?),
+    )
 }
 
-/// Lists a folder as scan entries. Only messages whose names carry no
-/// time are stat'ed; one that vanished meanwhile is left out.
+/// Lists a folder as scan entries.
 pub fn scan(store: &dyn MailStore, folder: &FolderName) -> Result<Vec<ScanEntry>, StoreError> {
-    let listed = store.list(folder)?;
+    scan_listed(store, folder, store.list(folder)?)
+}
+
+/// Turns listed messages into scan entries. Only messages whose names carry no
+/// time are stat'ed; one that vanished meanwhile is left out.
+fn scan_listed(
+    store: &dyn MailStore,
+    folder: &FolderName,
+    listed: Vec<Listed>,
+) -> Result<Vec<ScanEntry>, StoreError> {
     let mut out = Vec::with_capacity(listed.len());
     for entry in listed {
         let time = match entry.key.received_hint() {

@@ -534,11 +534,20 @@ impl MailStore for Maildir {
             .map_err(|e| not_found_or(e, folder, "stat", &dir))
     }
 
-    fn list(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError> {
-        let dir = self.folder_dir(folder);
+    fn list_new(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError> {
         let mut out = Vec::new();
-        self.list_into(folder, &dir.join("cur"), false, &mut out)?;
-        self.list_into(folder, &dir.join("new"), true, &mut out)?;
+        self.list_into(folder, &self.folder_dir(folder).join("new"), true, &mut out)?;
+        Ok(out)
+    }
+
+    fn list_cur(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError> {
+        let mut out = Vec::new();
+        self.list_into(
+            folder,
+            &self.folder_dir(folder).join("cur"),
+            false,
+            &mut out,
+        )?;
         Ok(out)
     }
 

@@ -512,8 +512,18 @@ pub trait MailStore: Send + Sync {
     fn hierarchy_stamp(&self) -> Result<DirStamp, StoreError>;
     /// Cheap change detector for the folder's messages (two stat calls).
     fn stamp(&self, folder: &FolderName) -> Result<DirStamp, StoreError>;
-    /// All messages, from directory reads only.
-    fn list(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError>;
+    /// All messages, from directory reads only: new/ first, then cur/, so that a message a
+    /// mail client moves from new/ to cur/ meanwhile is listed at least once (the other order
+    /// missed it, and a refresh then took it for deleted and re-added it under a new id).
+    fn list(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError> {
+        let mut out = self.list_new(folder)?;
+        out.extend(self.list_cur(folder)?);
+        Ok(out)
+    }
+    /// The messages in new/: deliveries no mail client has seen yet.
+    fn list_new(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError>;
+    /// The messages in cur/.
+    fn list_cur(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError>;
     fn read(&self, folder: &FolderName, msg: &MessageRef) -> Result<Vec<u8>, StoreError>;
     /// The open message file, for range reads of big messages.
     fn open(&self, folder: &FolderName, msg: &MessageRef) -> Result<File, StoreError>;

@@ -143,6 +143,15 @@ impl ItemMap {
         out
     }
 
+    /// The time of the first listed entry the map does not know with a time at or after
+    /// `since`.
+    pub fn unknown_since(&self, entries: &[ScanEntry], since: u64) -> Option<u64> {
+        entries
+            .iter()
+            .find(|e| e.time >= since && !self.slots.contains_key(e.key.as_str()))
+            .map(|e| e.time)
+    }
+
     fn next_epoch(&mut self) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {

@@ -230,6 +230,59 @@ fn preview_reports_what_a_refresh_would_record_and_records_nothing() {
 }
 
 #[test]
+fn a_preview_of_arrivals_first_stops_at_one_unknown_arrival_in_the_window() {
+    for cache_entries in [IndexOptions::default().cache_entries, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = IndexOptions {
+            cache_entries,
+            ..IndexOptions::default()
+        };
+        let index = open(&dir.path().join("s.redb"), options);
+        let coll = index.collection("u", "mail:INBOX").unwrap();
+        let calls = Cell::new(0);
+        let recorded = [entry("new1", "", 50), entry("cur1", "S", 10)];
+        refresh(&index, coll, stamp(1), &recorded, &calls);
+        let ok = |e: &[ScanEntry]| Ok::<_, std::convert::Infallible>(e.to_vec());
+        let unread = || -> Result<Vec<ScanEntry>, std::convert::Infallible> {
+            panic!("the rest was listed after an arrival had answered")
+        };
+
+        // A delivery after `since`: the answer, without the rest.
+        let arrivals = [entry("new1", "", 50), entry("new2", "", 60)];
+        let p = index
+            .preview_arrivals_first(coll, stamp(2), 55, || ok(&arrivals), unread)
+            .unwrap();
+        assert_eq!(p.modseq, 2);
+        assert_eq!(p.unrecorded, [Unrecorded::Added { time: 60 }]);
+
+        // A delivery older than `since`, and one the index knows: the rest is listed and the
+        // whole folder compared, so cur1's removal shows as well (uids go by time: cur1 is 1).
+        let older = [entry("new1", "", 50), entry("old", "", 5)];
+        let p = index
+            .preview_arrivals_first(coll, stamp(3), 55, || ok(&older), || ok(&[]))
+            .unwrap();
+        assert_eq!(p.modseq, 2);
+        assert_eq!(p.unrecorded.len(), 2, "{:?}", p.unrecorded);
+        assert!(p.unrecorded.contains(&Unrecorded::Added { time: 5 }));
+        assert!(p.unrecorded.contains(&Unrecorded::Removed { uid: Uid(1) }));
+
+        // A message moved from new/ to cur/ while listed shows up in both parts: it counts once.
+        let moved = [entry("new1", "S", 50)];
+        let p = index
+            .preview_arrivals_first(
+                coll,
+                stamp(4),
+                55,
+                || ok(&recorded[..1]),
+                || ok(&[moved[0].clone(), recorded[1].clone()]),
+            )
+            .unwrap();
+        assert_eq!(p.unrecorded, []);
+        assert_eq!(calls.get(), 1, "a preview never refreshes");
+    }
+}
+
+#[test]
 fn racy_scans_are_repeated_until_settled() {
     let dir = tempfile::tempdir().unwrap();
     let options = IndexOptions {

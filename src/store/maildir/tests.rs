@@ -338,7 +338,7 @@ fn listing_skips_junk_entries() {
     fs::write(store.root().join("new/124.def"), b"y").unwrap();
     let listed = store.list(&FolderName::inbox()).unwrap();
     let keys: Vec<(&str, bool)> = listed.iter().map(|l| (l.key.as_str(), l.in_new)).collect();
-    assert_eq!(keys, [("123.abc", false), ("124.def", true)]);
+    assert_eq!(keys, [("124.def", true), ("123.abc", false)]);
     assert!(matches!(
         store.list(&folder(".Nope")),
         Err(StoreError::FolderNotFound(_))
@@ -520,4 +520,22 @@ fn hostnames_are_sanitized() {
     assert_eq!(sanitize_host("a/b:c,d"), "a\\057b\\072c\\054d");
     assert_eq!(sanitize_host(""), "localhost");
     assert!(sanitize_host(&"h".repeat(300)).len() <= HOST_MAX + 4);
+}
+
+#[test]
+fn a_listing_reads_new_before_cur_and_each_half_alone() {
+    let (_dir, store) = setup();
+    let inbox = FolderName::inbox();
+    let read = store.append(&inbox, b"read", Flags::SEEN).unwrap();
+    let fresh = deliver(store.root(), &inbox, b"fresh").unwrap();
+    let keys = |l: Vec<Listed>| {
+        l.into_iter()
+            .map(|e| e.key.into_string())
+            .collect::<Vec<_>>()
+    };
+    let (fresh, read) = (fresh.into_string(), read.key.into_string());
+    assert_eq!(keys(store.list_new(&inbox).unwrap()), [fresh.as_str()]);
+    assert_eq!(keys(store.list_cur(&inbox).unwrap()), [read.as_str()]);
+    // new/ first: a message a mail client moves to cur/ meanwhile is then seen at least once.
+    assert_eq!(keys(store.list(&inbox).unwrap()), [fresh, read]);
 }

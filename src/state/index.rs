@@ -8,13 +8,14 @@ mod error;
 mod tables;
 mod types;
 
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 
-use self::cache::{Cache, Diff, ItemMap};
+use self::cache::{Arrivals, Cache, Diff, ItemMap};
 use self::tables::{
     BY_KEY, BY_TIME, CHANGES, COLLS, IDENTS, ITEMS, META, Meta, NAMES, USERS, Writer,
     clear_identity, read_item, read_meta,
@@ -268,6 +269,33 @@ impl ChangeIndex {
         stamp: DirStamp,
         list: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
     ) -> Result<Refreshed, RefreshError<E>> {
+        self.refresh_in_parts(coll, stamp, None, list, || Ok(Vec::new()))
+    }
+
+    /// [`refresh`](Self::refresh) of a collection listed in two parts: `arrivals`, where new
+    /// items land (Maildir's new/), and the settled `rest` (cur/), whose own stamp `settled` is
+    /// taken with `stamp`. While `settled` stays what the last refresh saw, only the arrivals
+    /// are listed: a delivery into a 50,000-message INBOX costs a listing of new/, not of
+    /// both.
+    pub fn refresh_arrivals<E>(
+        &self,
+        coll: Collection,
+        stamp: DirStamp,
+        settled: DirStamp,
+        arrivals: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+        rest: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+    ) -> Result<Refreshed, RefreshError<E>> {
+        self.refresh_in_parts(coll, stamp, Some(settled), arrivals, rest)
+    }
+
+    fn refresh_in_parts<E>(
+        &self,
+        coll: Collection,
+        stamp: DirStamp,
+        settled: Option<DirStamp>,
+        first: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+        rest: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+    ) -> Result<Refreshed, RefreshError<E>> {
         let _guard = self.lock(coll);
         let mut meta = self.meta(coll).map_err(RefreshError::Index)?;
         if meta.stamp == Some(stamp) && !meta.racy {
@@ -277,15 +305,36 @@ impl ChangeIndex {
             });
         }
         let scan_started = now_ns();
-        let mut entries = list().map_err(RefreshError::Scan)?;
+        let mut entries = first().map_err(RefreshError::Scan)?;
         entries.retain(|e| check_key(&e.key).is_ok());
-        let racy = scan_started < stamp.newest_ns().saturating_add(self.racy_ns);
         let taken = self.cache().take_map(coll.key());
         let mut map = match taken {
             Some(map) => map,
             None => self.load_map(coll).map_err(RefreshError::Index)?,
         };
-        let diff = map.diff(entries);
+        let only_arrivals = settled.is_some() && map.arrivals() == settled;
+        let arrived = settled.is_some().then(|| {
+            let keys: HashSet<Box<str>> = entries.iter().map(|e| e.key.as_str().into()).collect();
+            keys
+        });
+        if !only_arrivals {
+            match rest() {
+                Ok(mut more) => {
+                    more.retain(|e| check_key(&e.key).is_ok());
+                    entries.append(&mut more);
+                }
+                Err(e) => {
+                    self.cache().put_map(coll.key(), map);
+                    return Err(RefreshError::Scan(e));
+                }
+            }
+        }
+        let racy = scan_started < stamp.newest_ns().saturating_add(self.racy_ns);
+        let diff = if only_arrivals {
+            map.diff_arrivals(entries)
+        } else {
+            map.diff(entries)
+        };
         let outcome = Refreshed {
             modseq: 0,
             scanned: true,
@@ -297,6 +346,15 @@ impl ChangeIndex {
         meta.racy = racy;
         match self.apply(coll, &mut meta, diff, &mut map) {
             Ok(()) => {
+                // A settled part changed within the filesystem's timestamp granularity of the
+                // scan could change again without its stamp moving: list it next time too.
+                let trusted =
+                    settled.filter(|s| scan_started >= s.newest_ns().saturating_add(self.racy_ns));
+                map.set_arrivals(
+                    trusted
+                        .zip(arrived)
+                        .map(|(settled, keys)| Arrivals { settled, keys }),
+                );
                 let modseq = meta.modseq;
                 let mut cache = self.cache();
                 cache.set_meta(coll.key(), meta);

@@ -15,15 +15,22 @@ pub fn collection_name(folder: &FolderName) -> String {
     format!("mail:{folder}")
 }
 
-/// Rescans `folder` if its directories changed since the last scan.
+/// Rescans `folder` if its directories changed since the last scan: new/ alone when cur/ is
+/// as the last scan left it (see [`ChangeIndex::refresh_arrivals`]).
 pub fn refresh_folder(
     index: &ChangeIndex,
     coll: Collection,
     store: &dyn MailStore,
     folder: &FolderName,
 ) -> Result<Refreshed, RefreshError<StoreError>> {
-    let stamp = store.stamp(folder).map_err(RefreshError::Scan)?;
-    index.refresh(coll, stamp, || scan(store, folder))
+    let stamps = store.stamps(folder).map_err(RefreshError::Scan)?;
+    index.refresh_arrivals(
+        coll,
+        stamps.whole,
+        stamps.settled,
+        || scan_listed(store, folder, store.list_new(folder)?),
+        || scan_listed(store, folder, store.list_cur(folder)?),
+    )
 }
 
 /// What a rescan of `folder` would record, without recording it (see

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{
-    DirStamp, FlagUpdate, Flags, FolderName, FolderRole, Listed, MailFolder, MailStore,
-    MessageInfo, MessageKey, MessageRef, Renamed, StoreError,
+    DirStamp, FlagUpdate, Flags, FolderName, FolderRole, FolderStamps, Listed, MailFolder,
+    MailStore, MessageInfo, MessageKey, MessageRef, Renamed, StoreError,
 };
 
 /// Separates the base name from the flags in cur/ file names.
@@ -532,6 +532,18 @@ impl MailStore for Maildir {
         let dir = self.folder_dir(folder);
         DirStamp::of_dirs(&[&dir.join("cur"), &dir.join("new")])
             .map_err(|e| not_found_or(e, folder, "stat", &dir))
+    }
+
+    fn stamps(&self, folder: &FolderName) -> Result<FolderStamps, StoreError> {
+        let dir = self.folder_dir(folder);
+        let stat = |sub: &str| fs::metadata(dir.join(sub));
+        let (cur, new) = stat("cur")
+            .and_then(|cur| Ok((cur, stat("new")?)))
+            .map_err(|e| not_found_or(e, folder, "stat", &dir))?;
+        Ok(FolderStamps {
+            whole: DirStamp::of_metadata(&[&cur, &new]),
+            settled: DirStamp::of_metadata(&[&cur]),
+        })
     }
 
     fn list_new(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError> {

@@ -355,6 +355,14 @@ pub struct Renamed {
     pub to: FolderName,
 }
 
+/// A mail folder's stamps: `whole` over cur/ and new/ (what [`MailStore::stamp`] gives), and
+/// `settled` over cur/ alone, which a delivery into new/ leaves as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FolderStamps {
+    pub whole: DirStamp,
+    pub settled: DirStamp,
+}
+
 /// A cheap fingerprint of one or more directories (inode, size, mtime and
 /// ctime in nanoseconds): equal stamps mean no entry was added, removed or renamed,
 /// unless the change fell within the filesystem's timestamp granularity,
@@ -367,18 +375,30 @@ pub struct DirStamp {
 
 impl DirStamp {
     pub fn of_dirs(dirs: &[&Path]) -> io::Result<DirStamp> {
-        let mut newest_ns = 0u64;
-        let mut digest = FNV_OFFSET;
-        for dir in dirs {
-            let meta = std::fs::metadata(dir)?;
-            let mtime = nanos(meta.mtime(), meta.mtime_nsec());
-            let ctime = nanos(meta.ctime(), meta.ctime_nsec());
-            newest_ns = newest_ns.max(mtime).max(ctime);
-            for v in [meta.dev(), meta.ino(), meta.size(), mtime, ctime] {
-                digest = fnv1a(digest, v);
-            }
+        dirs.iter()
+            .try_fold(DirStamp::EMPTY, |s, d| Ok(s.with(&std::fs::metadata(d)?)))
+    }
+
+    /// The stamp of directories already stat'ed, in order: `of_dirs` without the stat calls.
+    pub fn of_metadata(metas: &[&std::fs::Metadata]) -> DirStamp {
+        metas.iter().fold(DirStamp::EMPTY, |s, m| s.with(m))
+    }
+
+    const EMPTY: DirStamp = DirStamp {
+        newest_ns: 0,
+        digest: FNV_OFFSET,
+    };
+
+    fn with(self, meta: &std::fs::Metadata) -> DirStamp {
+        let mtime = nanos(meta.mtime(), meta.mtime_nsec());
+        let ctime = nanos(meta.ctime(), meta.ctime_nsec());
+        let digest = [meta.dev(), meta.ino(), meta.size(), mtime, ctime]
+            .into_iter()
+            .fold(self.digest, fnv1a);
+        DirStamp {
+            newest_ns: self.newest_ns.max(mtime).max(ctime),
+            digest,
         }
-        Ok(DirStamp { newest_ns, digest })
     }
 
     /// Rebuilds a stamp that was stored.
@@ -512,6 +532,8 @@ pub trait MailStore: Send + Sync {
     fn hierarchy_stamp(&self) -> Result<DirStamp, StoreError>;
     /// Cheap change detector for the folder's messages (two stat calls).
     fn stamp(&self, folder: &FolderName) -> Result<DirStamp, StoreError>;
+    /// [`stamp`](Self::stamp) and the stamp of cur/ alone, from the same two stat calls.
+    fn stamps(&self, folder: &FolderName) -> Result<FolderStamps, StoreError>;
     /// All messages, from directory reads only: new/ first, then cur/, so that a message a
     /// mail client moves from new/ to cur/ meanwhile is listed at least once (the other order
     /// missed it, and a refresh then took it for deleted and re-added it under a new id).

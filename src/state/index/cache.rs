@@ -8,6 +8,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::tables::Meta;
 use super::{ScanEntry, Uid, Unrecorded};
+use crate::store::DirStamp;
 
 /// A version string in eight bytes: short ones (Maildir flags) exactly,
 /// longer ones (vdir etags) as a 63-bit hash. Only ever compared in memory,
@@ -59,6 +60,19 @@ impl Diff {
 pub(super) struct ItemMap {
     slots: HashMap<Box<str>, Slot>,
     epoch: u32,
+    /// What the last refresh learnt of a collection listed in two parts (see [`Arrivals`]);
+    /// dropped by any change recorded outside a refresh.
+    arrivals: Option<Arrivals>,
+}
+
+/// For a collection listed as arrivals (Maildir's new/) and the settled rest (cur/): the rest's
+/// stamp when the last refresh read it, not racy, and the keys it found among the arrivals.
+/// While the rest's stamp stays the same, its items are those the map holds outside `keys`, so
+/// a refresh need only list the arrivals: the items of `keys` no longer there are gone.
+#[derive(Debug)]
+pub(super) struct Arrivals {
+    pub settled: DirStamp,
+    pub keys: HashSet<Box<str>>,
 }
 
 impl ItemMap {
@@ -83,6 +97,35 @@ impl ItemMap {
     /// twice while being renamed) count once. The map itself only learns the
     /// result through `insert`/`remove` once it has been written.
     pub fn diff(&mut self, entries: Vec<ScanEntry>) -> Diff {
+        let mut diff = self.mark(entries);
+        let epoch = self.epoch;
+        diff.removes = self
+            .slots
+            .values()
+            .filter(|s| s.seen != epoch)
+            .map(|s| s.uid)
+            .collect();
+        diff
+    }
+
+    /// [`diff`](Self::diff) for a listing of the arrivals alone, the settled rest unchanged
+    /// since the last refresh (the caller checked [`arrivals`](Self::arrivals)): removed are
+    /// only the keys that were among the arrivals and are listed no more.
+    pub fn diff_arrivals(&mut self, entries: Vec<ScanEntry>) -> Diff {
+        let before = self.arrivals.take().map(|a| a.keys).unwrap_or_default();
+        let mut diff = self.mark(entries);
+        let epoch = self.epoch;
+        diff.removes = before
+            .iter()
+            .filter_map(|k| self.slots.get(k))
+            .filter(|s| s.seen != epoch)
+            .map(|s| s.uid)
+            .collect();
+        diff
+    }
+
+    /// Marks the listed keys seen in a new epoch; the adds and changes they make.
+    fn mark(&mut self, entries: Vec<ScanEntry>) -> Diff {
         self.next_epoch();
         let epoch = self.epoch;
         let mut diff = Diff::default();
@@ -98,15 +141,18 @@ impl ItemMap {
                 None => diff.adds.push(entry),
             }
         }
-        diff.removes = self
-            .slots
-            .values()
-            .filter(|s| s.seen != epoch)
-            .map(|s| s.uid)
-            .collect();
         diff.adds.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         diff.adds.dedup_by(|a, b| a.key == b.key);
         diff
+    }
+
+    /// The settled part's stamp the last refresh left, if it listed the collection in parts.
+    pub fn arrivals(&self) -> Option<DirStamp> {
+        self.arrivals.as_ref().map(|a| a.settled)
+    }
+
+    pub fn set_arrivals(&mut self, arrivals: Option<Arrivals>) {
+        self.arrivals = arrivals;
     }
 
     /// What a fresh listing differs in from the map, like [`ItemMap::diff`] but leaving the map
@@ -242,10 +288,12 @@ impl Cache {
         Some((self.metas.get(&coll)?, &self.maps.get(&coll)?.0))
     }
 
-    /// Runs `f` on the cached map of `coll`, if there is one.
+    /// Runs `f` on the cached map of `coll`, if there is one, for a change recorded outside a
+    /// refresh: the next refresh cannot trust its arrivals any more and lists everything.
     pub fn with_map(&mut self, coll: u64, f: impl FnOnce(&mut ItemMap)) {
         if let Some((map, _)) = self.maps.get_mut(&coll) {
             let before = map.len();
+            map.arrivals = None;
             f(map);
             self.total = self.total.saturating_sub(before) + map.len();
         }

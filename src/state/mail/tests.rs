@@ -144,3 +144,98 @@ fn fifty_thousand_messages() {
         matches!(&page.changes[..], [Change::Changed(i)] if i.key == "1600012345.M12345P1Q12345.box,S=2000")
     );
 }
+
+/// `refresh_folder`, counting the listings of new/ and of cur/.
+fn counted_parts(
+    index: &ChangeIndex,
+    coll: Collection,
+    store: &Maildir,
+    folder: &FolderName,
+    lists: &Cell<(u32, u32)>,
+) -> Refreshed {
+    let stamps = store.stamps(folder).unwrap();
+    index
+        .refresh_arrivals(
+            coll,
+            stamps.whole,
+            stamps.settled,
+            || {
+                lists.set((lists.get().0 + 1, lists.get().1));
+                scan_listed(store, folder, store.list_new(folder)?)
+            },
+            || {
+                lists.set((lists.get().0, lists.get().1 + 1));
+                scan_listed(store, folder, store.list_cur(folder)?)
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn while_cur_stays_put_a_refresh_lists_new_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Maildir::new(dir.path().join("Maildir"));
+    store.ensure_default_folders().unwrap();
+    let window = Duration::from_millis(30);
+    let index = index_at(&dir.path().join("s.redb"), window);
+    let inbox = FolderName::inbox();
+    let coll = index.collection("u", "mail:INBOX").unwrap();
+    let cur = store.root().join("cur");
+    let new = store.root().join("new");
+    for i in 0..3 {
+        fs::write(cur.join(format!("1600000000.M{i}P1.box:2,S")), b"x").unwrap();
+    }
+    let first = deliver(store.root(), &inbox, b"Subject: 1\r\n\r\n").unwrap();
+    let lists = Cell::new((0, 0));
+    // Past the racy window, so the scan may trust cur/'s stamp.
+    std::thread::sleep(window * 2);
+    let r = counted_parts(&index, coll, &store, &inbox, &lists);
+    assert_eq!((r.added, lists.get()), (4, (1, 1)));
+    let first_uid = index.uid_of(coll, first.as_str()).unwrap().unwrap();
+
+    // A delivery: new/ alone is listed.
+    let second = deliver(store.root(), &inbox, b"Subject: 2\r\n\r\n").unwrap();
+    let r = counted_parts(&index, coll, &store, &inbox, &lists);
+    assert_eq!((r.added, r.removed, lists.get()), (1, 0, (2, 1)));
+
+    // Deleted from new/ by another program: found gone without listing cur/.
+    fs::remove_file(new.join(second.as_str())).unwrap();
+    std::thread::sleep(window * 2);
+    let r = counted_parts(&index, coll, &store, &inbox, &lists);
+    assert_eq!((r.added, r.removed, lists.get()), (0, 1, (3, 1)));
+    assert_eq!(index.count(coll).unwrap(), 4);
+
+    // A mail client moves the first to cur/: cur/ moved, so both are listed, and the message
+    // keeps its id (only its flags changed).
+    fs::rename(new.join(first.as_str()), cur.join(format!("{first}:2,S"))).unwrap();
+    let r = counted_parts(&index, coll, &store, &inbox, &lists);
+    assert_eq!(
+        (r.added, r.changed, r.removed, lists.get()),
+        (0, 1, 0, (4, 2))
+    );
+    assert_eq!(index.uid_of(coll, first.as_str()).unwrap(), Some(first_uid));
+
+    // That scan came within the racy window of cur/'s change: the next one lists cur/ again.
+    std::thread::sleep(window * 2);
+    let third = deliver(store.root(), &inbox, b"Subject: 3\r\n\r\n").unwrap();
+    let r = counted_parts(&index, coll, &store, &inbox, &lists);
+    assert_eq!((r.added, lists.get()), (1, (5, 3)));
+
+    // A change easd records itself drops what the last refresh knew of new/: a message easd
+    // delivered there and recorded, then removed by another program before any refresh, was
+    // never among new/'s keys, and a refresh of new/ alone would miss that it is gone.
+    let local = deliver(store.root(), &inbox, b"Subject: mine\r\n\r\n").unwrap();
+    let local = MessageRef {
+        key: local,
+        flags: Flags::EMPTY,
+    };
+    note_message(&index, coll, &local).unwrap();
+    fs::remove_file(new.join(local.key.as_str())).unwrap();
+    let r = counted_parts(&index, coll, &store, &inbox, &lists);
+    assert_eq!((r.removed, lists.get()), (1, (6, 4)));
+    // ...after which new/ alone does again.
+    fs::remove_file(new.join(third.as_str())).unwrap();
+    let r = counted_parts(&index, coll, &store, &inbox, &lists);
+    assert_eq!((r.removed, lists.get()), (1, (7, 4)));
+    assert_eq!(index.count(coll).unwrap(), 4);
+}

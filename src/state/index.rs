@@ -384,26 +384,29 @@ impl ChangeIndex {
     }
 
     /// [`preview`](Self::preview) of a collection listed in two parts, `arrivals` (where new
-    /// items land) before `rest`: an arrival the index does not know, with a time at or after
-    /// `since`, is the whole answer (a Preview holding that one addition), and `rest` is never
-    /// listed. Whoever asks needs only to know whether there is something new for a device,
-    /// and one such item says so.
+    /// items land) before `rest`, `settled` being the rest's own stamp (see
+    /// [`refresh_arrivals`](Self::refresh_arrivals)). An arrival the index does not know, with a
+    /// time at or after `since`, is the whole answer (a Preview holding that one addition):
+    /// whoever asks needs only to know whether there is something new for a device, and one
+    /// such item says so. Otherwise `rest` is listed too, unless the last refresh left it
+    /// known by `settled`.
     pub fn preview_arrivals_first<E>(
         &self,
         coll: Collection,
         stamp: DirStamp,
+        settled: DirStamp,
         since: u64,
         arrivals: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
         rest: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
     ) -> Result<Preview, RefreshError<E>> {
-        self.preview_in_parts(coll, stamp, Some(since), arrivals, rest)
+        self.preview_in_parts(coll, stamp, Some((settled, since)), arrivals, rest)
     }
 
     fn preview_in_parts<E>(
         &self,
         coll: Collection,
         stamp: DirStamp,
-        since: Option<u64>,
+        parts: Option<(DirStamp, u64)>,
         first: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
         rest: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
     ) -> Result<Preview, RefreshError<E>> {
@@ -417,13 +420,14 @@ impl ChangeIndex {
         let mut entries = first().map_err(RefreshError::Scan)?;
         entries.retain(|e| check_key(&e.key).is_ok());
         let mut loaded = None;
-        if let Some(since) = since {
+        if let Some((settled, since)) = parts {
             let found = self.with_recorded(coll, &mut loaded, |modseq, map| {
-                let time = map.unknown_since(&entries, since)?;
-                Some(Preview {
-                    modseq,
-                    unrecorded: vec![Unrecorded::Added { time }],
-                })
+                let unrecorded = match map.unknown_since(&entries, since) {
+                    Some(time) => vec![Unrecorded::Added { time }],
+                    None if map.arrivals() == Some(settled) => map.compare_arrivals(&entries),
+                    None => return None,
+                };
+                Some(Preview { modseq, unrecorded })
             });
             if let Some(preview) = found.map_err(RefreshError::Index)? {
                 return Ok(preview);

@@ -158,6 +158,40 @@ impl ItemMap {
     /// What a fresh listing differs in from the map, like [`ItemMap::diff`] but leaving the map
     /// untouched, so it can run on a shared map without the collection's lock.
     pub fn compare(&self, entries: &[ScanEntry]) -> Vec<Unrecorded> {
+        let (listed, known, mut out) = self.compare_listed(entries);
+        if known < self.slots.len() {
+            out.extend(
+                self.slots
+                    .iter()
+                    .filter(|(key, _)| !listed.contains(&key[..]))
+                    .map(|(_, s)| Unrecorded::Removed { uid: Uid(s.uid) }),
+            );
+        }
+        out
+    }
+
+    /// [`compare`](Self::compare) for a listing of the arrivals alone, the settled rest
+    /// unchanged since the last refresh (the caller checked [`arrivals`](Self::arrivals)).
+    pub fn compare_arrivals(&self, entries: &[ScanEntry]) -> Vec<Unrecorded> {
+        let (listed, _, mut out) = self.compare_listed(entries);
+        if let Some(arrivals) = &self.arrivals {
+            out.extend(
+                arrivals
+                    .keys
+                    .iter()
+                    .filter(|key| !listed.contains(&key[..]))
+                    .filter_map(|key| self.slots.get(key))
+                    .map(|s| Unrecorded::Removed { uid: Uid(s.uid) }),
+            );
+        }
+        out
+    }
+
+    /// The listed keys, how many of them the map knows, and the additions and changes.
+    fn compare_listed<'e>(
+        &self,
+        entries: &'e [ScanEntry],
+    ) -> (HashSet<&'e str>, usize, Vec<Unrecorded>) {
         let mut listed: HashSet<&str> = HashSet::with_capacity(entries.len());
         let mut known = 0;
         let mut out = Vec::new();
@@ -178,15 +212,7 @@ impl ItemMap {
                 None => out.push(Unrecorded::Added { time: entry.time }),
             }
         }
-        if known < self.slots.len() {
-            out.extend(
-                self.slots
-                    .iter()
-                    .filter(|(key, _)| !listed.contains(&key[..]))
-                    .map(|(_, s)| Unrecorded::Removed { uid: Uid(s.uid) }),
-            );
-        }
-        out
+        (listed, known, out)
     }
 
     /// The time of the first listed entry the map does not know with a time at or after

@@ -76,8 +76,9 @@ pub(super) struct Arrivals {
 }
 
 impl ItemMap {
-    pub fn len(&self) -> usize {
-        self.slots.len()
+    /// What the map counts against the cache's budget: its items and the arrivals' keys.
+    pub fn weight(&self) -> usize {
+        self.slots.len() + self.arrivals.as_ref().map_or(0, |a| a.keys.len())
     }
 
     pub fn insert(&mut self, key: &str, uid: u32, version: &str) {
@@ -279,18 +280,18 @@ impl Cache {
     /// Removes the map for exclusive use while the collection is locked.
     pub fn take_map(&mut self, coll: u64) -> Option<ItemMap> {
         let (map, _) = self.maps.remove(&coll)?;
-        self.total = self.total.saturating_sub(map.len());
+        self.total = self.total.saturating_sub(map.weight());
         Some(map)
     }
 
     /// Keeps a map, evicting the least recently used others to stay within
     /// budget. A map larger than the whole budget is not kept at all.
     pub fn put_map(&mut self, coll: u64, map: ItemMap) {
-        if map.len() > self.budget {
+        if map.weight() > self.budget {
             return;
         }
         self.clock += 1;
-        self.total += map.len();
+        self.total += map.weight();
         self.maps.insert(coll, (map, self.clock));
         while self.total > self.budget {
             let oldest = self
@@ -318,10 +319,10 @@ impl Cache {
     /// refresh: the next refresh cannot trust its arrivals any more and lists everything.
     pub fn with_map(&mut self, coll: u64, f: impl FnOnce(&mut ItemMap)) {
         if let Some((map, _)) = self.maps.get_mut(&coll) {
-            let before = map.len();
+            let before = map.weight();
             map.arrivals = None;
             f(map);
-            self.total = self.total.saturating_sub(before) + map.len();
+            self.total = self.total.saturating_sub(before) + map.weight();
         }
     }
 
@@ -404,5 +405,48 @@ mod tests {
         assert!(cache.take_map(4).is_none());
         cache.with_map(2, |m| m.insert("x", 9, ""));
         assert_eq!(cache.cached_items(), 5);
+    }
+
+    #[test]
+    fn remembered_arrivals_count_against_the_budget_until_a_local_change() {
+        let mut cache = Cache::new(4);
+        let mut map = ItemMap::default();
+        map.insert("a", 1, "");
+        map.insert("n", 2, "");
+        map.set_arrivals(Some(Arrivals {
+            settled: DirStamp::from_parts(1, 1),
+            keys: ["n".into()].into_iter().collect(),
+        }));
+        cache.put_map(1, map);
+        assert_eq!(cache.cached_items(), 3);
+        cache.with_map(1, |m| m.remove("a"));
+        assert_eq!(cache.cached_items(), 1);
+        let map = cache.take_map(1).unwrap();
+        assert_eq!(map.arrivals(), None);
+        assert_eq!(cache.cached_items(), 0);
+    }
+
+    #[test]
+    fn a_listing_of_arrivals_removes_only_arrivals() {
+        let mut map = ItemMap::default();
+        map.insert("settled", 1, "S");
+        map.insert("n1", 2, "");
+        map.insert("n2", 3, "");
+        map.set_arrivals(Some(Arrivals {
+            settled: DirStamp::from_parts(1, 1),
+            keys: ["n1".into(), "n2".into()].into_iter().collect(),
+        }));
+        assert_eq!(
+            map.compare_arrivals(&[entry("n2", ""), entry("n3", "")]),
+            [
+                Unrecorded::Added { time: 0 },
+                Unrecorded::Removed { uid: Uid(2) }
+            ]
+        );
+        let diff = map.diff_arrivals(vec![entry("n2", "S"), entry("n3", "")]);
+        assert_eq!(diff.removes, [2]);
+        assert_eq!(diff.changes.len(), 1);
+        assert_eq!(diff.adds.len(), 1);
+        assert_eq!(map.arrivals(), None, "the refresh sets them anew");
     }
 }

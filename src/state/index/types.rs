@@ -189,7 +189,8 @@ pub struct Refreshed {
 #[derive(Clone, Copy, Debug)]
 pub struct IndexOptions {
     /// Item map entries kept in memory over all collections (about 100 bytes
-    /// each); should exceed the largest folder or its rescans read redb.
+    /// each), the keys a refresh remembers from a Maildir's new/ included;
+    /// should exceed the largest folder or its rescans read redb.
     pub cache_entries: usize,
     /// How soon after a directory's mtime a scan counts as racy. Two seconds
     /// covers FAT's granularity and coarse kernel clocks.

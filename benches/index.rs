@@ -106,6 +106,29 @@ fn main() {
             median(looks)
         );
     }
+    // The same look when the folder's item map is not in memory (more mail than
+    // limits.cache_entries): the arrivals are looked up by key instead of loading the map.
+    let uncached = ChangeIndex::open(
+        Arc::clone(&db),
+        IndexOptions {
+            cache_entries: 0,
+            ..options
+        },
+    )
+    .expect("index");
+    let looks: Vec<Duration> = (0..20)
+        .map(|_| {
+            let (p, took) =
+                time(|| mail::preview_folder(&uncached, coll, &store, &inbox, 0).expect("preview"));
+            assert_eq!(p.unrecorded.len(), 1);
+            took
+        })
+        .collect();
+    println!(
+        "held Ping's look after one delivery (item map not cached): median {:?}",
+        median(looks)
+    );
+    drop(uncached);
     // cur/ last moved within the racy window of the rescans above: one more full rescan past it
     // lets the index trust cur/'s stamp.
     std::thread::sleep(Duration::from_millis(60));

@@ -419,49 +419,66 @@ impl ChangeIndex {
         }
         let mut entries = first().map_err(RefreshError::Scan)?;
         entries.retain(|e| check_key(&e.key).is_ok());
-        let mut loaded = None;
         if let Some((settled, since)) = parts {
-            let found = self.with_recorded(coll, &mut loaded, |modseq, map| {
+            let cached = self.cache().record(coll.key()).map(|(meta, map)| {
                 let unrecorded = match map.unknown_since(&entries, since) {
                     Some(time) => vec![Unrecorded::Added { time }],
                     None if map.arrivals() == Some(settled) => map.compare_arrivals(&entries),
                     None => return None,
                 };
-                Some(Preview { modseq, unrecorded })
+                Some(Preview {
+                    modseq: meta.modseq,
+                    unrecorded,
+                })
             });
-            if let Some(preview) = found.map_err(RefreshError::Index)? {
+            let found = match cached {
+                Some(found) => found,
+                // The map is not in memory: a few key lookups settle the arrivals without
+                // reading every item of the collection.
+                None => self
+                    .unknown_since(coll, &entries, since)
+                    .map_err(RefreshError::Index)?
+                    .map(|(modseq, time)| Preview {
+                        modseq,
+                        unrecorded: vec![Unrecorded::Added { time }],
+                    }),
+            };
+            if let Some(preview) = found {
                 return Ok(preview);
             }
         }
         let mut more = rest().map_err(RefreshError::Scan)?;
         more.retain(|e| check_key(&e.key).is_ok());
         entries.append(&mut more);
-        self.with_recorded(coll, &mut loaded, |modseq, map| Preview {
+        let compare = |modseq, map: &ItemMap| Preview {
             modseq,
             unrecorded: map.compare(&entries),
-        })
-        .map_err(RefreshError::Index)
+        };
+        if let Some((meta, map)) = self.cache().record(coll.key()) {
+            return Ok(compare(meta.modseq, map));
+        }
+        let (modseq, map) = self.recorded(coll).map_err(RefreshError::Index)?;
+        Ok(compare(modseq, &map))
     }
 
-    /// Runs `f` on the modseq and item map of `coll` as recorded: the cached ones (under the
-    /// cache's lock), else those read from the database into `loaded`, which a second call
-    /// reuses.
-    fn with_recorded<R>(
+    /// The first of `entries` with a time at or after `since` whose key the index does not
+    /// hold, with the collection's modseq, both from one read transaction.
+    fn unknown_since(
         &self,
         coll: Collection,
-        loaded: &mut Option<(u64, ItemMap)>,
-        f: impl FnOnce(u64, &ItemMap) -> R,
-    ) -> Result<R, IndexError> {
-        if loaded.is_none()
-            && let Some((meta, map)) = self.cache().record(coll.key())
-        {
-            return Ok(f(meta.modseq, map));
+        entries: &[ScanEntry],
+        since: u64,
+    ) -> Result<Option<(u64, u64)>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let meta =
+            read_meta(&txn.open_table(COLLS)?, coll.key())?.ok_or(IndexError::UnknownCollection)?;
+        let by_key = txn.open_table(BY_KEY)?;
+        for e in entries.iter().filter(|e| e.time >= since) {
+            if by_key.get((coll.key(), e.key.as_str()))?.is_none() {
+                return Ok(Some((meta.modseq, e.time)));
+            }
         }
-        let (modseq, map) = match loaded {
-            Some(l) => l,
-            None => loaded.insert(self.recorded(coll)?),
-        };
-        Ok(f(*modseq, map))
+        Ok(None)
     }
 
     /// The modseq and item map of `coll`, from one read transaction.

@@ -179,17 +179,23 @@ fn unchanged_stamp_skips_the_listing() {
     assert_eq!(calls.get(), 2);
 }
 
+/// A fresh index keeping `cache_entries` items in memory, with one collection.
+fn inbox_with_cache(cache_entries: usize) -> (tempfile::TempDir, ChangeIndex, Collection) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = IndexOptions {
+        cache_entries,
+        ..IndexOptions::default()
+    };
+    let index = open(&dir.path().join("s.redb"), options);
+    let coll = index.collection("u", "mail:INBOX").unwrap();
+    (dir, index, coll)
+}
+
 #[test]
 fn preview_reports_what_a_refresh_would_record_and_records_nothing() {
     // With the item map cached, and with a cache too small to keep it (read from redb).
     for cache_entries in [IndexOptions::default().cache_entries, 0] {
-        let dir = tempfile::tempdir().unwrap();
-        let options = IndexOptions {
-            cache_entries,
-            ..IndexOptions::default()
-        };
-        let index = open(&dir.path().join("s.redb"), options);
-        let coll = index.collection("u", "mail:INBOX").unwrap();
+        let (_dir, index, coll) = inbox_with_cache(cache_entries);
         let calls = Cell::new(0);
         let first = [entry("a", "", 10), entry("b", "", 20), entry("c", "", 30)];
         refresh(&index, coll, stamp(1), &first, &calls);
@@ -232,13 +238,7 @@ fn preview_reports_what_a_refresh_would_record_and_records_nothing() {
 #[test]
 fn a_preview_of_arrivals_first_stops_at_one_unknown_arrival_in_the_window() {
     for cache_entries in [IndexOptions::default().cache_entries, 0] {
-        let dir = tempfile::tempdir().unwrap();
-        let options = IndexOptions {
-            cache_entries,
-            ..IndexOptions::default()
-        };
-        let index = open(&dir.path().join("s.redb"), options);
-        let coll = index.collection("u", "mail:INBOX").unwrap();
+        let (_dir, index, coll) = inbox_with_cache(cache_entries);
         let calls = Cell::new(0);
         let recorded = [entry("new1", "", 50), entry("cur1", "S", 10)];
         refresh(&index, coll, stamp(1), &recorded, &calls);

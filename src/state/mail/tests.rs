@@ -145,6 +145,26 @@ fn fifty_thousand_messages() {
     );
 }
 
+/// One part's listing, as `refresh_arrivals` and `preview_arrivals_first` take it.
+type Listing<'a> = Box<dyn FnOnce() -> Result<Vec<ScanEntry>, StoreError> + 'a>;
+
+/// The two listings of `folder`, new/ then cur/, each counting its calls in `lists`.
+fn parts<'a>(
+    store: &'a Maildir,
+    folder: &'a FolderName,
+    lists: &'a Cell<(u32, u32)>,
+) -> (Listing<'a>, Listing<'a>) {
+    let new = move || {
+        lists.set((lists.get().0 + 1, lists.get().1));
+        scan_listed(store, folder, store.list_new(folder)?)
+    };
+    let cur = move || {
+        lists.set((lists.get().0, lists.get().1 + 1));
+        scan_listed(store, folder, store.list_cur(folder)?)
+    };
+    (Box::new(new), Box::new(cur))
+}
+
 /// `refresh_folder`, counting the listings of new/ and of cur/.
 fn counted_parts(
     index: &ChangeIndex,
@@ -154,33 +174,34 @@ fn counted_parts(
     lists: &Cell<(u32, u32)>,
 ) -> Refreshed {
     let stamps = store.stamps(folder).unwrap();
+    let (new, cur) = parts(store, folder, lists);
     index
-        .refresh_arrivals(
-            coll,
-            stamps.whole,
-            stamps.settled,
-            || {
-                lists.set((lists.get().0 + 1, lists.get().1));
-                scan_listed(store, folder, store.list_new(folder)?)
-            },
-            || {
-                lists.set((lists.get().0, lists.get().1 + 1));
-                scan_listed(store, folder, store.list_cur(folder)?)
-            },
-        )
+        .refresh_arrivals(coll, stamps.whole, stamps.settled, new, cur)
         .unwrap()
+}
+
+/// A Maildir with its INBOX's index collection, and the index's racy window: wide enough that
+/// on a slow machine a refresh right after a change still falls within it.
+fn inbox() -> (
+    tempfile::TempDir,
+    Maildir,
+    ChangeIndex,
+    Collection,
+    Duration,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Maildir::new(dir.path().join("Maildir"));
+    store.ensure_default_folders().unwrap();
+    let window = Duration::from_millis(500);
+    let index = index_at(&dir.path().join("s.redb"), window);
+    let coll = index.collection("u", "mail:INBOX").unwrap();
+    (dir, store, index, coll, window)
 }
 
 #[test]
 fn while_cur_stays_put_a_refresh_lists_new_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Maildir::new(dir.path().join("Maildir"));
-    store.ensure_default_folders().unwrap();
-    // Wide enough that on a slow machine a refresh right after a change still falls within it.
-    let window = Duration::from_millis(500);
-    let index = index_at(&dir.path().join("s.redb"), window);
+    let (_dir, store, index, coll, window) = inbox();
     let inbox = FolderName::inbox();
-    let coll = index.collection("u", "mail:INBOX").unwrap();
     let cur = store.root().join("cur");
     let new = store.root().join("new");
     for i in 0..3 {
@@ -250,34 +271,16 @@ fn counted_preview(
     lists: &Cell<(u32, u32)>,
 ) -> Preview {
     let stamps = store.stamps(folder).unwrap();
+    let (new, cur) = parts(store, folder, lists);
     index
-        .preview_arrivals_first(
-            coll,
-            stamps.whole,
-            stamps.settled,
-            since,
-            || {
-                lists.set((lists.get().0 + 1, lists.get().1));
-                scan_listed(store, folder, store.list_new(folder)?)
-            },
-            || {
-                lists.set((lists.get().0, lists.get().1 + 1));
-                scan_listed(store, folder, store.list_cur(folder)?)
-            },
-        )
+        .preview_arrivals_first(coll, stamps.whole, stamps.settled, since, new, cur)
         .unwrap()
 }
 
 #[test]
 fn a_held_pings_look_leaves_a_settled_cur_unread() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Maildir::new(dir.path().join("Maildir"));
-    store.ensure_default_folders().unwrap();
-    // Wide enough that on a slow machine a refresh right after a change still falls within it.
-    let window = Duration::from_millis(500);
-    let index = index_at(&dir.path().join("s.redb"), window);
+    let (_dir, store, index, coll, window) = inbox();
     let inbox = FolderName::inbox();
-    let coll = index.collection("u", "mail:INBOX").unwrap();
     let cur = store.root().join("cur");
     let new = store.root().join("new");
     fs::write(cur.join("1600000000.M1P1.box:2,S"), b"x").unwrap();

@@ -56,11 +56,6 @@ pub fn preview_folder(
     )
 }
 
-/// Lists a folder as scan entries.
-pub fn scan(store: &dyn MailStore, folder: &FolderName) -> Result<Vec<ScanEntry>, StoreError> {
-    scan_listed(store, folder, store.list(folder)?)
-}
-
 /// Turns listed messages into scan entries. Only messages whose names carry no
 /// time are stat'ed; one that vanished meanwhile is left out.
 fn scan_listed(

@@ -528,12 +528,6 @@ impl MailStore for Maildir {
             .map_err(|e| not_found_or(e, &FolderName::inbox(), "stat", &self.root))
     }
 
-    fn stamp(&self, folder: &FolderName) -> Result<DirStamp, StoreError> {
-        let dir = self.folder_dir(folder);
-        DirStamp::of_dirs(&[&dir.join("cur"), &dir.join("new")])
-            .map_err(|e| not_found_or(e, folder, "stat", &dir))
-    }
-
     fn stamps(&self, folder: &FolderName) -> Result<FolderStamps, StoreError> {
         let dir = self.folder_dir(folder);
         let stat = |sub: &str| fs::metadata(dir.join(sub));

@@ -355,8 +355,8 @@ pub struct Renamed {
     pub to: FolderName,
 }
 
-/// A mail folder's stamps: `whole` over cur/ and new/ (what [`MailStore::stamp`] gives), and
-/// `settled` over cur/ alone, which a delivery into new/ leaves as it was.
+/// A mail folder's stamps: `whole` over cur/ and new/, which moves with any change to the
+/// folder's messages, and `settled` over cur/ alone, which a delivery into new/ leaves as it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FolderStamps {
     pub whole: DirStamp,
@@ -530,9 +530,7 @@ pub trait MailStore: Send + Sync {
     /// was created, renamed or deleted (and on some unrelated writes too, so
     /// a change only means "compare `folders()` again").
     fn hierarchy_stamp(&self) -> Result<DirStamp, StoreError>;
-    /// Cheap change detector for the folder's messages (two stat calls).
-    fn stamp(&self, folder: &FolderName) -> Result<DirStamp, StoreError>;
-    /// [`stamp`](Self::stamp) and the stamp of cur/ alone, from the same two stat calls.
+    /// Cheap change detectors for the folder's messages, from two stat calls.
     fn stamps(&self, folder: &FolderName) -> Result<FolderStamps, StoreError>;
     /// All messages, from directory reads only: new/ first, then cur/, so that a message a
     /// mail client moves from new/ to cur/ meanwhile is listed at least once (the other order

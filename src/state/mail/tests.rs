@@ -26,11 +26,11 @@ fn counted(
     folder: &FolderName,
     calls: &Cell<u32>,
 ) -> Refreshed {
-    let stamp = store.stamp(folder).unwrap();
+    let stamp = store.stamps(folder).unwrap().whole;
     index
         .refresh(coll, stamp, || {
             calls.set(calls.get() + 1);
-            scan(store, folder)
+            scan_listed(store, folder, store.list(folder)?)
         })
         .unwrap()
 }

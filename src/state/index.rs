@@ -8,7 +8,6 @@ mod error;
 mod tables;
 mod types;
 
-use std::collections::HashSet;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -313,10 +312,14 @@ impl ChangeIndex {
             None => self.load_map(coll).map_err(RefreshError::Index)?,
         };
         let only_arrivals = settled.is_some() && map.arrivals() == settled;
-        let arrived = settled.is_some().then(|| {
-            let keys: HashSet<Box<str>> = entries.iter().map(|e| e.key.as_str().into()).collect();
-            keys
-        });
+        // A settled part changed within the filesystem's timestamp granularity of the scan could
+        // change again without its stamp moving: then the next refresh lists it too.
+        let arrived = settled
+            .filter(|s| scan_started >= s.newest_ns().saturating_add(self.racy_ns))
+            .map(|settled| Arrivals {
+                settled,
+                keys: entries.iter().map(|e| e.key.as_str().into()).collect(),
+            });
         if !only_arrivals {
             match rest() {
                 Ok(mut more) => {
@@ -346,15 +349,7 @@ impl ChangeIndex {
         meta.racy = racy;
         match self.apply(coll, &mut meta, diff, &mut map) {
             Ok(()) => {
-                // A settled part changed within the filesystem's timestamp granularity of the
-                // scan could change again without its stamp moving: list it next time too.
-                let trusted =
-                    settled.filter(|s| scan_started >= s.newest_ns().saturating_add(self.racy_ns));
-                map.set_arrivals(
-                    trusted
-                        .zip(arrived)
-                        .map(|(settled, keys)| Arrivals { settled, keys }),
-                );
+                map.set_arrivals(arrived);
                 let modseq = meta.modseq;
                 let mut cache = self.cache();
                 cache.set_meta(coll.key(), meta);

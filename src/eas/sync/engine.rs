@@ -138,10 +138,8 @@ fn resolve_options(
     req: &CollectionRequest,
     stored: Option<&CollectionState>,
 ) -> Result<Resolved, EngineError> {
-    let stored_el = match stored.filter(|s| !s.options.is_empty()) {
-        Some(s) => {
-            Some(wbxml::decode(&s.options).map_err(|e| EngineError::StoredOptions(e.to_string()))?)
-        }
+    let stored_el = match stored {
+        Some(s) => stored_element(&s.options)?,
         None => None,
     };
     let supported = req.supported.clone().or_else(|| {
@@ -152,9 +150,7 @@ fn resolve_options(
     });
     let options = match (&req.options, &stored_el) {
         (Some(o), _) => Some(o.clone()),
-        (None, Some(el)) => {
-            Some(ItemOptions::parse(el).map_err(|e| EngineError::StoredOptions(e.to_string()))?)
-        }
+        (None, Some(el)) => Some(parse_stored(el)?),
         (None, None) => None,
     };
     if options.is_none() && supported.is_none() {
@@ -207,12 +203,24 @@ pub fn log_window(
 /// The FilterType (0: none) that [`resolve_options`] gives a request without Options from the
 /// stored ones, without re-encoding them: a held Ping asks this at every wake-up.
 fn stored_filter(stored: &[u8]) -> Result<u8, EngineError> {
+    Ok(match stored_element(stored)? {
+        Some(el) => parse_stored(&el)?.filter_type.unwrap_or(0),
+        None => 0,
+    })
+}
+
+/// The Options element a collection's state keeps (none stored: empty bytes).
+fn stored_element(stored: &[u8]) -> Result<Option<wbxml::Element>, EngineError> {
     if stored.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
-    let el = wbxml::decode(stored).map_err(|e| EngineError::StoredOptions(e.to_string()))?;
-    let options = ItemOptions::parse(&el).map_err(|e| EngineError::StoredOptions(e.to_string()))?;
-    Ok(options.filter_type.unwrap_or(0))
+    wbxml::decode(stored)
+        .map(Some)
+        .map_err(|e| EngineError::StoredOptions(e.to_string()))
+}
+
+fn parse_stored(el: &wbxml::Element) -> Result<ItemOptions, EngineError> {
+    ItemOptions::parse(el).map_err(|e| EngineError::StoredOptions(e.to_string()))
 }
 
 fn run_collection(

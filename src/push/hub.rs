@@ -214,10 +214,10 @@ impl Hub {
         picked.len()
     }
 
-    /// The signals and prechecks of the slots of `user` that `pick` chooses. Waking them happens
+    /// The signals and prechecks of the slots of `user` that are `chosen`. Waking them happens
     /// after the lock is released: a wake-up schedules a task or a lane job, and every Ping that
     /// starts or ends, and every datagram, waits on this lock.
-    fn pick(&self, user: &str, pick: impl Fn(&Slot) -> bool) -> Vec<Picked> {
+    fn pick(&self, user: &str, chosen: impl Fn(&Slot) -> bool) -> Vec<Picked> {
         let user = key(user);
         let Ok(users) = self.users.lock() else {
             return Vec::new();
@@ -227,7 +227,7 @@ impl Hub {
         };
         slots
             .iter()
-            .filter(|s| pick(s))
+            .filter(|s| chosen(s))
             .map(|s| (s.signal.clone(), s.precheck.clone()))
             .collect()
     }

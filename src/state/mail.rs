@@ -28,8 +28,8 @@ pub fn refresh_folder(
         coll,
         stamps.whole,
         stamps.settled,
-        || scan_listed(store, folder, store.list_new(folder)?),
-        || scan_listed(store, folder, store.list_cur(folder)?),
+        || scan_new(store, folder),
+        || scan_cur(store, folder),
     )
 }
 
@@ -51,9 +51,19 @@ pub fn preview_folder(
         stamps.whole,
         stamps.settled,
         arrivals_since,
-        || scan_listed(store, folder, store.list_new(folder)?),
-        || scan_listed(store, folder, store.list_cur(folder)?),
+        || scan_new(store, folder),
+        || scan_cur(store, folder),
     )
+}
+
+/// The messages in new/ as scan entries.
+fn scan_new(store: &dyn MailStore, folder: &FolderName) -> Result<Vec<ScanEntry>, StoreError> {
+    scan_listed(store, folder, store.list_new(folder)?)
+}
+
+/// The messages in cur/ as scan entries.
+fn scan_cur(store: &dyn MailStore, folder: &FolderName) -> Result<Vec<ScanEntry>, StoreError> {
+    scan_listed(store, folder, store.list_cur(folder)?)
 }
 
 /// Turns listed messages into scan entries. Only messages whose names carry no

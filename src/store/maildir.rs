@@ -345,16 +345,16 @@ impl Maildir {
         Ok(None)
     }
 
-    fn list_into(
-        &self,
-        folder: &FolderName,
-        subdir: &Path,
-        in_new: bool,
-        out: &mut Vec<Listed>,
-    ) -> Result<(), StoreError> {
-        let entries = fs::read_dir(subdir).map_err(|e| not_found_or(e, folder, "read", subdir))?;
+    /// The messages in new/ (`in_new`) or cur/ of `folder`.
+    fn list_subdir(&self, folder: &FolderName, in_new: bool) -> Result<Vec<Listed>, StoreError> {
+        let subdir = self
+            .folder_dir(folder)
+            .join(if in_new { "new" } else { "cur" });
+        let mut out = Vec::new();
+        let entries =
+            fs::read_dir(&subdir).map_err(|e| not_found_or(e, folder, "read", &subdir))?;
         for entry in entries {
-            let entry = entry.map_err(|e| StoreError::io("read", subdir, e))?;
+            let entry = entry.map_err(|e| StoreError::io("read", &subdir, e))?;
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
@@ -374,7 +374,7 @@ impl Maildir {
                 Err(e) => log::debug!("skipping {}: {e}", subdir.join(name).display()),
             }
         }
-        Ok(())
+        Ok(out)
     }
 }
 
@@ -541,20 +541,11 @@ impl MailStore for Maildir {
     }
 
     fn list_new(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError> {
-        let mut out = Vec::new();
-        self.list_into(folder, &self.folder_dir(folder).join("new"), true, &mut out)?;
-        Ok(out)
+        self.list_subdir(folder, true)
     }
 
     fn list_cur(&self, folder: &FolderName) -> Result<Vec<Listed>, StoreError> {
-        let mut out = Vec::new();
-        self.list_into(
-            folder,
-            &self.folder_dir(folder).join("cur"),
-            false,
-            &mut out,
-        )?;
-        Ok(out)
+        self.list_subdir(folder, false)
     }
 
     fn read(&self, folder: &FolderName, msg: &MessageRef) -> Result<Vec<u8>, StoreError> {

@@ -156,11 +156,11 @@ fn parts<'a>(
 ) -> (Listing<'a>, Listing<'a>) {
     let new = move || {
         lists.set((lists.get().0 + 1, lists.get().1));
-        scan_listed(store, folder, store.list_new(folder)?)
+        scan_new(store, folder)
     };
     let cur = move || {
         lists.set((lists.get().0, lists.get().1 + 1));
-        scan_listed(store, folder, store.list_cur(folder)?)
+        scan_cur(store, folder)
     };
     (Box::new(new), Box::new(cur))
 }

@@ -67,48 +67,90 @@ pub async fn wait(sub: &Subscription, deadline: Instant) -> Waited {
     .await
 }
 
-/// What a held Ping's quick test reuses from one wake-up to the next: the folders the device
-/// sees and its limits, read once when the Ping arrives (listing a user's folders and reading
-/// the device's options cost five times the rest of the test). The dry run reads both afresh, so
-/// a folder renamed or removed meanwhile, or limits changed, are judged on what holds now.
+/// What a held Ping's quick test reuses from one wake-up to the next, read once when the Ping
+/// arrives: the watched folders the device sees, its limits, and where it stands in each
+/// (listing a user's folders, reading the device's options and decoding its collection states
+/// cost more than the rest of the test). Only the device's own requests move its position, and
+/// any of them ends the held Ping first; a state removed meanwhile (the device reset, the folder
+/// deleted) costs at most one needless wake-up, whose Sync then tells the device. The dry run
+/// reads everything afresh, so a folder renamed or removed meanwhile, or limits changed, are
+/// judged on what holds now.
 pub struct Watched {
     folders: Vec<Folder>,
+    /// Beside `folders`: the device's position in each (`None`: it never synced the folder).
+    positions: Vec<Option<Position>>,
     limits: DeviceLimits,
 }
 
+/// The part of a device's collection state the quick test reads.
+struct Position {
+    modseq: u64,
+    /// The FilterType of a next Sync that would only follow the change log
+    /// ([`engine::log_filter`]); `None` when only a dry run can tell.
+    filter: Option<u8>,
+    echo: Vec<(u32, u64)>,
+}
+
+impl Position {
+    fn of(state: CollectionState) -> Position {
+        Position {
+            modseq: state.current.modseq,
+            // Options that cannot be read leave the answer to the dry run, which reports them.
+            filter: engine::log_filter(&state).ok().flatten(),
+            echo: state.echo,
+        }
+    }
+}
+
 impl Watched {
-    /// The device's visible folders among `folders` (all of the account's), and its limits.
-    pub fn new(app: &App, dev: DeviceRef<'_>, folders: Vec<Folder>) -> Result<Watched, String> {
+    /// The folders among `folders` (all of the account's) that are in `ids` and that the device
+    /// sees, its position in each, and its limits.
+    pub fn new(
+        app: &App,
+        dev: DeviceRef<'_>,
+        folders: Vec<Folder>,
+        ids: &[u32],
+    ) -> Result<Watched, String> {
         let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
+        let folders: Vec<Folder> = limits
+            .visible(folders)
+            .into_iter()
+            .filter(|f| ids.contains(&f.id))
+            .collect();
+        let positions = folders
+            .iter()
+            .map(|f| {
+                let state = app.sync_states.collection(dev, f.id);
+                state
+                    .map(|s| s.map(Position::of))
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Watched {
-            folders: limits.visible(folders),
+            folders,
+            positions,
             limits,
         })
     }
+}
 
-    /// The engine's context with these folders and limits.
-    fn context<'a>(
-        &'a self,
-        app: &'a App,
-        account: &'a Account<'a>,
-        dev: DeviceRef<'a>,
-        version: ProtocolVersion,
-        now: u64,
-    ) -> engine::Context<'a> {
-        engine::Context {
-            app,
-            account,
-            folders: &self.folders,
-            dev,
-            version,
-            now,
-            limits: &self.limits,
-        }
-    }
-
-    /// Reads them for `dev` now.
-    fn load(app: &App, account: &Account<'_>, dev: DeviceRef<'_>) -> Result<Watched, String> {
-        Watched::new(app, dev, account.folders().map_err(|e| e.to_string())?)
+/// The engine's context over `folders` with `limits`.
+fn context<'a>(
+    app: &'a App,
+    account: &'a Account<'a>,
+    (folders, limits): (&'a [Folder], &'a DeviceLimits),
+    dev: DeviceRef<'a>,
+    version: ProtocolVersion,
+    now: u64,
+) -> engine::Context<'a> {
+    engine::Context {
+        app,
+        account,
+        folders,
+        dev,
+        version,
+        now,
+        limits,
     }
 }
 
@@ -129,37 +171,37 @@ pub fn pending(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let backend = account.items(version);
-    let mut fresh: Option<Watched> = None;
+    let kept = (watched.folders.as_slice(), &watched.limits);
+    // The device's folders and limits as they are now, read for the first dry run.
+    let mut fresh: Option<(Vec<Folder>, DeviceLimits)> = None;
     let mut changed = Vec::new();
     for &id in ids {
-        let Some(state) = app
-            .sync_states
-            .collection(dev, id)
-            .map_err(|e| e.to_string())?
-        else {
-            continue;
+        let at = watched.folders.iter().position(|f| f.id == id);
+        let answer = match at.map(|i| (&watched.folders[i], &watched.positions[i])) {
+            Some((_, None)) => continue,
+            Some((folder, Some(position))) => quick(
+                &context(app, &account, kept, dev, version, now),
+                &backend,
+                folder,
+                position,
+            ),
+            None => None,
         };
-        let answer = watched
-            .folders
-            .iter()
-            .find(|f| f.id == id)
-            .and_then(|folder| {
-                quick(
-                    &watched.context(app, &account, dev, version, now),
-                    &backend,
-                    folder,
-                    &state,
-                )
-            });
         let has = match answer {
             Some(answer) => answer,
             None => {
-                let now_seen = match &fresh {
-                    Some(w) => w,
-                    None => fresh.insert(Watched::load(app, &account, dev)?),
+                let (folders, limits) = match &fresh {
+                    Some(f) => f,
+                    None => {
+                        let limits = DeviceLimits::load(app, dev.user, dev.device)
+                            .map_err(|e| e.to_string())?;
+                        let folders = account.folders().map_err(|e| e.to_string())?;
+                        fresh.insert((limits.visible(folders), limits))
+                    }
                 };
-                now_seen.folders.iter().any(|f| f.id == id)
-                    && dry_run(&now_seen.context(app, &account, dev, version, now), id)
+                let now_seen = (folders.as_slice(), limits);
+                folders.iter().any(|f| f.id == id)
+                    && dry_run(&context(app, &account, now_seen, dev, version, now), id)
             }
         };
         if has {
@@ -185,9 +227,12 @@ fn quick(
     ctx: &engine::Context<'_>,
     backend: &dyn ItemBackend,
     folder: &Folder,
-    state: &CollectionState,
+    position: &Position,
 ) -> Option<bool> {
-    let min_time = engine::log_window(ctx, folder, state).ok()??;
+    if ctx.limits.quarantined() {
+        return None;
+    }
+    let min_time = engine::window_start(ctx, folder, position.filter?);
     let preview = backend.preview(folder, min_time).ok()?;
     let mut held: Option<UidSet> = None;
     let mut holds = |uid: Uid| -> Option<bool> {
@@ -206,13 +251,13 @@ fn quick(
             return Some(true);
         }
     }
-    if preview.modseq == state.current.modseq {
+    if preview.modseq == position.modseq {
         return Some(false);
     }
     let page = ctx
         .app
         .index
-        .changes_since(folder.coll, state.current.modseq, RECORDED_PAGE)
+        .changes_since(folder.coll, position.modseq, RECORDED_PAGE)
         .ok()?;
     if page.more {
         return None;
@@ -220,7 +265,7 @@ fn quick(
     for change in page.changes {
         let sends = match change {
             Change::Added(item) | Change::Changed(item) => {
-                !echoed(&state.echo, item.uid.0, item.modseq)
+                !echoed(&position.echo, item.uid.0, item.modseq)
                     && (holds(item.uid)? || item.time >= min_time)
             }
             Change::Removed { uid, .. } => holds(uid)?,

@@ -195,5 +195,5 @@ fn known_to_device(
     if !ids.iter().all(|id| folders.iter().any(|f| f.id == *id)) {
         return Ok(None);
     }
-    Watched::new(app, dev, folders).map(Some)
+    Watched::new(app, dev, folders, ids).map(Some)
 }

@@ -379,22 +379,55 @@ impl ChangeIndex {
     }
 
     /// [`preview`](Self::preview) of a collection listed in two parts, `arrivals` (where new
-    /// items land) before `rest`, `settled` being the rest's own stamp (see
-    /// [`refresh_arrivals`](Self::refresh_arrivals)). An arrival the index does not know, with a
-    /// time at or after `since`, is the whole answer (a Preview holding that one addition):
-    /// whoever asks needs only to know whether there is something new for a device, and one
-    /// such item says so. Otherwise `rest` is listed too, unless the last refresh left it
-    /// known by `settled`.
+    /// items land) before `rest`; `stamps` gives the whole collection's stamp and the rest's own
+    /// (`settled`, see [`refresh_arrivals`](Self::refresh_arrivals)). An arrival the index does
+    /// not know, with a time at or after `since`, is the whole answer (a Preview holding that one
+    /// addition): whoever asks needs only to know whether there is something new for a device,
+    /// and one such item says so. The arrivals are looked at before the stamps are taken, since
+    /// such an item answers whatever they say (in a burst of deliveries the two stats were a third
+    /// of a held Ping's check); otherwise the preview goes on as [`preview`](Self::preview) does,
+    /// listing the arrivals again after the stamps, and the rest too unless the last refresh left
+    /// it known by `settled`.
     pub fn preview_arrivals_first<E>(
         &self,
         coll: Collection,
-        stamp: DirStamp,
-        settled: DirStamp,
         since: u64,
-        arrivals: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
+        stamps: impl FnOnce() -> Result<(DirStamp, DirStamp), E>,
+        arrivals: impl Fn() -> Result<Vec<ScanEntry>, E>,
         rest: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
     ) -> Result<Preview, RefreshError<E>> {
+        let mut early = arrivals().map_err(RefreshError::Scan)?;
+        early.retain(|e| check_key(&e.key).is_ok());
+        if let Some(found) = self
+            .unknown_arrival(coll, &early, since)
+            .map_err(RefreshError::Index)?
+        {
+            return Ok(found);
+        }
+        let (stamp, settled) = stamps().map_err(RefreshError::Scan)?;
         self.preview_in_parts(coll, stamp, Some((settled, since)), arrivals, rest)
+    }
+
+    /// The first of `entries` with a time at or after `since` that the index does not hold, as a
+    /// Preview holding that one addition, from the cached item map or else by key lookups.
+    fn unknown_arrival(
+        &self,
+        coll: Collection,
+        entries: &[ScanEntry],
+        since: u64,
+    ) -> Result<Option<Preview>, IndexError> {
+        let cached = self
+            .cache()
+            .record(coll.key())
+            .map(|(meta, map)| (meta.modseq, map.unknown_since(entries, since)));
+        let found = match cached {
+            Some((modseq, time)) => time.map(|time| (modseq, time)),
+            None => self.unknown_since(coll, entries, since)?,
+        };
+        Ok(found.map(|(modseq, time)| Preview {
+            modseq,
+            unrecorded: vec![Unrecorded::Added { time }],
+        }))
     }
 
     fn preview_in_parts<E>(
@@ -415,30 +448,20 @@ impl ChangeIndex {
         let mut entries = first().map_err(RefreshError::Scan)?;
         entries.retain(|e| check_key(&e.key).is_ok());
         if let Some((settled, since)) = parts {
-            let cached = self.cache().record(coll.key()).map(|(meta, map)| {
-                let unrecorded = match map.unknown_since(&entries, since) {
-                    Some(time) => vec![Unrecorded::Added { time }],
-                    None if map.arrivals() == Some(settled) => map.compare_arrivals(&entries),
-                    None => return None,
-                };
-                Some(Preview {
+            // One may have arrived since the first look.
+            if let Some(arrival) = self
+                .unknown_arrival(coll, &entries, since)
+                .map_err(RefreshError::Index)?
+            {
+                return Ok(arrival);
+            }
+            let settled = self.cache().record(coll.key()).and_then(|(meta, map)| {
+                (map.arrivals() == Some(settled)).then(|| Preview {
                     modseq: meta.modseq,
-                    unrecorded,
+                    unrecorded: map.compare_arrivals(&entries),
                 })
             });
-            let found = match cached {
-                Some(found) => found,
-                // The map is not in memory: a few key lookups settle the arrivals without
-                // reading every item of the collection.
-                None => self
-                    .unknown_since(coll, &entries, since)
-                    .map_err(RefreshError::Index)?
-                    .map(|(modseq, time)| Preview {
-                        modseq,
-                        unrecorded: vec![Unrecorded::Added { time }],
-                    }),
-            };
-            if let Some(preview) = found {
+            if let Some(preview) = settled {
                 return Ok(preview);
             }
         }

@@ -36,8 +36,8 @@ pub fn refresh_folder(
 /// What a rescan of `folder` would record, without recording it (see
 /// [`ChangeIndex::preview_arrivals_first`]): new/ is read first, and a message in it that the
 /// index does not know, received at `arrivals_since` or later, settles the question without
-/// reading cur/, which holds nearly all of a big folder; so does a cur/ the last refresh
-/// left as it is.
+/// taking the folder's stamps or reading cur/, which holds nearly all of a big folder; so does a
+/// cur/ the last refresh left as it is.
 pub fn preview_folder(
     index: &ChangeIndex,
     coll: Collection,
@@ -45,12 +45,10 @@ pub fn preview_folder(
     folder: &FolderName,
     arrivals_since: u64,
 ) -> Result<Preview, RefreshError<StoreError>> {
-    let stamps = store.stamps(folder).map_err(RefreshError::Scan)?;
     index.preview_arrivals_first(
         coll,
-        stamps.whole,
-        stamps.settled,
         arrivals_since,
+        || store.stamps(folder).map(|s| (s.whole, s.settled)),
         || scan_new(store, folder),
         || scan_cur(store, folder),
     )

@@ -173,7 +173,7 @@ fn resolve_options(
 }
 
 /// The oldest item time FilterType `filter` lets the device see in `folder`.
-fn min_time(ctx: &Context<'_>, folder: &Folder, filter: u8) -> u64 {
+pub fn window_start(ctx: &Context<'_>, folder: &Folder, filter: u8) -> u64 {
     let max_days = ctx.limits.max_days(ctx.app.config.limits.max_mail_age_days);
     options::class_min_time(
         folder.kind.class(),
@@ -185,19 +185,16 @@ fn min_time(ctx: &Context<'_>, folder: &Folder, filter: u8) -> u64 {
 }
 
 /// What a held Ping's quick check may assume of a collection the device holds at `state`: the
-/// oldest item time its next Sync would send, when that Sync would only follow the change log.
-/// `None` when it would do more (an initial download still going, a FilterType changed since, a
-/// quarantined device that gets nothing): only a dry run of the engine can tell then.
-pub fn log_window(
-    ctx: &Context<'_>,
-    folder: &Folder,
-    state: &CollectionState,
-) -> Result<Option<u64>, EngineError> {
-    if state.current.backfill != Backfill::Done || ctx.limits.quarantined() {
+/// FilterType its next Sync would use, when that Sync would only follow the change log (the
+/// oldest item it would send is then [`window_start`]). `None` when it would do more (an initial
+/// download still going, a FilterType changed since): only a dry run of the engine can tell then.
+/// A quarantined device, which gets nothing, is the caller's to rule out.
+pub fn log_filter(state: &CollectionState) -> Result<Option<u8>, EngineError> {
+    if state.current.backfill != Backfill::Done {
         return Ok(None);
     }
     let filter = stored_filter(&state.options)?;
-    Ok((filter == state.filter).then(|| min_time(ctx, folder, filter)))
+    Ok((filter == state.filter).then_some(filter))
 }
 
 /// The FilterType (0: none) that [`resolve_options`] gives a request without Options from the
@@ -275,7 +272,7 @@ fn run_collection(
         }
     };
     let filter = options.filter_type.unwrap_or(0);
-    let min_time = min_time(ctx, folder, filter);
+    let min_time = window_start(ctx, folder, filter);
     let class =
         (ctx.version < ProtocolVersion::V12_1).then(|| folder.kind.class().name().to_string());
 

@@ -246,11 +246,15 @@ fn a_preview_of_arrivals_first_stops_at_one_unknown_arrival_in_the_window() {
         let unread = || -> Result<Vec<ScanEntry>, std::convert::Infallible> {
             panic!("the rest was listed after an arrival had answered")
         };
+        let unstamped = || -> Result<(DirStamp, DirStamp), std::convert::Infallible> {
+            panic!("the stamps were taken after an arrival had answered")
+        };
+        let stamps = |whole, settled| move || Ok((stamp(whole), stamp(settled)));
 
         // A delivery after `since`: the answer, without the rest.
         let arrivals = [entry("new1", "", 50), entry("new2", "", 60)];
         let p = index
-            .preview_arrivals_first(coll, stamp(2), stamp(9), 55, || ok(&arrivals), unread)
+            .preview_arrivals_first(coll, 55, unstamped, || ok(&arrivals), unread)
             .unwrap();
         assert_eq!(p.modseq, 2);
         assert_eq!(p.unrecorded, [Unrecorded::Added { time: 60 }]);
@@ -259,7 +263,7 @@ fn a_preview_of_arrivals_first_stops_at_one_unknown_arrival_in_the_window() {
         // whole folder compared, so cur1's removal shows as well (uids go by time: cur1 is 1).
         let older = [entry("new1", "", 50), entry("old", "", 5)];
         let p = index
-            .preview_arrivals_first(coll, stamp(3), stamp(9), 55, || ok(&older), || ok(&[]))
+            .preview_arrivals_first(coll, 55, stamps(3, 9), || ok(&older), || ok(&[]))
             .unwrap();
         assert_eq!(p.modseq, 2);
         assert_eq!(p.unrecorded.len(), 2, "{:?}", p.unrecorded);
@@ -271,9 +275,8 @@ fn a_preview_of_arrivals_first_stops_at_one_unknown_arrival_in_the_window() {
         let p = index
             .preview_arrivals_first(
                 coll,
-                stamp(4),
-                stamp(9),
                 55,
+                stamps(4, 9),
                 || ok(&recorded[..1]),
                 || ok(&[moved[0].clone(), recorded[1].clone()]),
             )

@@ -539,3 +539,26 @@ fn a_listing_reads_new_before_cur_and_each_half_alone() {
     // new/ first: a message a mail client moves to cur/ meanwhile is then seen at least once.
     assert_eq!(keys(store.list(&inbox).unwrap()), [fresh, read]);
 }
+
+#[test]
+fn a_listing_leaves_the_directorys_access_time_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let (_dir, store) = setup();
+    let inbox = FolderName::inbox();
+    deliver(store.root(), &inbox, b"fresh").unwrap();
+    let new = store.root().join("new");
+    // An access time older than the last change: `relatime` would update it on a listing.
+    let old = rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: 1_000_000_000,
+            tv_nsec: 0,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_OMIT,
+        },
+    };
+    rustix::fs::utimensat(rustix::fs::CWD, &new, &old, AtFlags::empty()).unwrap();
+    assert_eq!(store.list_new(&inbox).unwrap().len(), 1);
+    assert_eq!(fs::metadata(&new).unwrap().atime(), 1_000_000_000);
+}

@@ -3,7 +3,7 @@
 //! goes through tmp/ and a rename, and every lookup tolerates other programs
 //! renaming or removing files at any moment.
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType};
 use std::collections::BTreeSet;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
@@ -562,7 +562,7 @@ impl MailStore for Maildir {
     }
 
     fn open(&self, folder: &FolderName, msg: &MessageRef) -> Result<File, StoreError> {
-        self.with_message(folder, msg, "open", |loc| open_noatime(&loc.path))
+        self.with_message(folder, msg, "open", |loc| open_noatime(&loc.path, 0))
     }
 
     /// Served from the name when it carries both values, without checking
@@ -782,31 +782,26 @@ fn make_maildir(dir: &Path, subfolder: bool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Opens a message for reading without updating its access time where the kernel allows it (the
-/// process owns the file): the search index and a search before it read every message of a
-/// folder, and each first read would otherwise write the inode back.
-/// Opens directory `path` for listing without updating its access time. With `relatime`, the
-/// first listing after each delivery wrote the directory's inode, a journal entry on a held
-/// Ping's wake-up (a fifth of its check in a burst of deliveries). Where O_NOATIME is refused
-/// (a directory owned by another user) the listing goes on without it.
-fn open_dir_noatime(path: &Path) -> io::Result<rustix::fs::Dir> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let fd = match rustix::fs::open(path, flags | OFlags::NOATIME, Mode::empty()) {
-        Err(rustix::io::Errno::PERM) => rustix::fs::open(path, flags, Mode::empty()),
-        other => other,
-    }?;
-    Ok(rustix::fs::Dir::new(fd)?)
-}
-
-fn open_noatime(path: &Path) -> io::Result<File> {
-    match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOATIME)
-        .open(path)
-    {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => File::open(path),
+/// Opens `path` for reading, with `flags` added, without updating its access time where the
+/// kernel allows it (the process owns the file), else as usual. The search index and a search
+/// before it read every message of a folder, and each first read would otherwise write the
+/// inode back; under `relatime` so did the first listing of a directory after each delivery, a
+/// journal write on a held Ping's wake-up (a fifth of its check in a burst of deliveries).
+fn open_noatime(path: &Path, flags: libc::c_int) -> io::Result<File> {
+    let open = |flags| OpenOptions::new().read(true).custom_flags(flags).open(path);
+    match open(flags | libc::O_NOATIME) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(flags),
         other => other,
     }
+}
+
+/// Directory `path`, opened for listing without updating its access time (see
+/// [`open_noatime`]).
+fn open_dir_noatime(path: &Path) -> io::Result<rustix::fs::Dir> {
+    Ok(rustix::fs::Dir::new(open_noatime(
+        path,
+        libc::O_DIRECTORY,
+    )?)?)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {

@@ -304,8 +304,7 @@ impl ChangeIndex {
             });
         }
         let scan_started = now_ns();
-        let mut entries = first().map_err(RefreshError::Scan)?;
-        entries.retain(|e| check_key(&e.key).is_ok());
+        let mut entries = storable(first().map_err(RefreshError::Scan)?);
         let taken = self.cache().take_map(coll.key());
         let mut map = match taken {
             Some(map) => map,
@@ -322,10 +321,7 @@ impl ChangeIndex {
             });
         if !only_arrivals {
             match rest() {
-                Ok(mut more) => {
-                    more.retain(|e| check_key(&e.key).is_ok());
-                    entries.append(&mut more);
-                }
+                Ok(more) => entries.extend(storable(more)),
                 Err(e) => {
                     self.cache().put_map(coll.key(), map);
                     return Err(RefreshError::Scan(e));
@@ -396,8 +392,7 @@ impl ChangeIndex {
         arrivals: impl Fn() -> Result<Vec<ScanEntry>, E>,
         rest: impl FnOnce() -> Result<Vec<ScanEntry>, E>,
     ) -> Result<Preview, RefreshError<E>> {
-        let mut early = arrivals().map_err(RefreshError::Scan)?;
-        early.retain(|e| check_key(&e.key).is_ok());
+        let early = storable(arrivals().map_err(RefreshError::Scan)?);
         if let Some(found) = self
             .unknown_arrival(coll, &early, since)
             .map_err(RefreshError::Index)?
@@ -445,8 +440,7 @@ impl ChangeIndex {
                 unrecorded: Vec::new(),
             });
         }
-        let mut entries = first().map_err(RefreshError::Scan)?;
-        entries.retain(|e| check_key(&e.key).is_ok());
+        let mut entries = storable(first().map_err(RefreshError::Scan)?);
         if let Some((settled, since)) = parts {
             // One may have arrived since the first look.
             if let Some(arrival) = self
@@ -465,9 +459,7 @@ impl ChangeIndex {
                 return Ok(preview);
             }
         }
-        let mut more = rest().map_err(RefreshError::Scan)?;
-        more.retain(|e| check_key(&e.key).is_ok());
-        entries.append(&mut more);
+        entries.extend(storable(rest().map_err(RefreshError::Scan)?));
         let compare = |modseq, map: &ItemMap| Preview {
             modseq,
             unrecorded: map.compare(&entries),
@@ -842,6 +834,13 @@ fn map_in(txn: &redb::ReadTransaction, coll: Collection) -> Result<ItemMap, Inde
 
 fn check_key(key: &str) -> Result<(), IndexError> {
     check_name(key)
+}
+
+/// The entries of a listing whose keys the index can hold; others are left out of every
+/// comparison, as if not listed.
+fn storable(mut entries: Vec<ScanEntry>) -> Vec<ScanEntry> {
+    entries.retain(|e| check_key(&e.key).is_ok());
+    entries
 }
 
 fn now_ns() -> u64 {

@@ -111,12 +111,8 @@ impl Watched {
         folders: Vec<Folder>,
         ids: &[u32],
     ) -> Result<Watched, String> {
-        let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
-        let folders: Vec<Folder> = limits
-            .visible(folders)
-            .into_iter()
-            .filter(|f| ids.contains(&f.id))
-            .collect();
+        let (mut folders, limits) = seen(app, dev, folders)?;
+        folders.retain(|f| ids.contains(&f.id));
         let positions = folders
             .iter()
             .map(|f| {
@@ -132,6 +128,16 @@ impl Watched {
             limits,
         })
     }
+}
+
+/// The device's limits and the folders among `folders` that it sees.
+fn seen(
+    app: &App,
+    dev: DeviceRef<'_>,
+    folders: Vec<Folder>,
+) -> Result<(Vec<Folder>, DeviceLimits), String> {
+    let limits = DeviceLimits::load(app, dev.user, dev.device).map_err(|e| e.to_string())?;
+    Ok((limits.visible(folders), limits))
 }
 
 /// The engine's context over `folders` with `limits`.
@@ -193,10 +199,8 @@ pub fn pending(
                 let (folders, limits) = match &fresh {
                     Some(f) => f,
                     None => {
-                        let limits = DeviceLimits::load(app, dev.user, dev.device)
-                            .map_err(|e| e.to_string())?;
                         let folders = account.folders().map_err(|e| e.to_string())?;
-                        fresh.insert((limits.visible(folders), limits))
+                        fresh.insert(seen(app, dev, folders)?)
                     }
                 };
                 let now_seen = (folders.as_slice(), limits);
